@@ -1,0 +1,37 @@
+// Time types: Duration and Instant, a point on a monotonic clock.
+//
+// Node logic reads time only through Runtime::now(); these types carry it. Instant counts
+// nanoseconds from an arbitrary origin (process start, or zero in the simulator).
+#pragma once
+
+#include <chrono>
+#include <compare>
+#include <cstdint>
+
+namespace shoal {
+
+using Duration = std::chrono::nanoseconds;
+
+class Instant {
+public:
+    constexpr Instant() = default;
+    constexpr explicit Instant(Duration since_origin) : since_origin_(since_origin) {}
+
+    constexpr Duration since_origin() const { return since_origin_; }
+
+    constexpr Instant operator+(Duration duration) const {
+        return Instant(since_origin_ + duration);
+    }
+    constexpr Duration operator-(Instant other) const {
+        return since_origin_ - other.since_origin_;
+    }
+    constexpr auto operator<=>(const Instant&) const = default;
+
+private:
+    Duration since_origin_{0};
+};
+
+// The heartbeat of node logic: every protocol timeout is a count of ticks.
+inline constexpr Duration kTickDuration = std::chrono::milliseconds(10);
+
+}  // namespace shoal

@@ -1,0 +1,37 @@
+// Object versions: a hybrid logical clock (HLC) timestamp with the node id as tie-break.
+//
+// A later version wins. The HLC packs wall-clock milliseconds into the high 48 bits and a
+// logical counter into the low 16, so versions order like wall time across nodes with loosely
+// synchronized clocks, and never run backwards on one node even if its wall clock does.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+
+#include "shoal/base/ids.h"
+
+namespace shoal {
+
+struct Version {
+    uint64_t hlc = 0;
+    NodeId node{};
+
+    auto operator<=>(const Version&) const = default;
+};
+
+class HybridClock {
+public:
+    // A timestamp later than every one this clock issued or observed.
+    uint64_t next(uint64_t wall_clock_ms);
+    // Takes in a timestamp seen from another node, so later local ones exceed it.
+    void observe(uint64_t hlc);
+    uint64_t last() const { return last_; }
+
+    static uint64_t wall_clock_ms_of(uint64_t hlc) { return hlc >> kLogicalBits; }
+
+private:
+    static constexpr unsigned kLogicalBits = 16;
+    uint64_t last_ = 0;
+};
+
+}  // namespace shoal

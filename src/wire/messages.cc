@@ -1,0 +1,355 @@
+#include "shoal/wire/messages.h"
+
+#include <fmt/format.h>
+
+#include "shoal/base/coding.h"
+
+namespace shoal::wire {
+namespace {
+
+constexpr uint8_t kPieceFlagLast = 0x01;
+constexpr size_t kObjectInfoBytes = 32;
+constexpr size_t kPiecePrefixBytes = 1 + 8;  // flags, digest
+
+// Writes a frame: reserves the header, lets `write_body` append the body, then fills the
+// header in with the body's length.
+template <typename WriteBody>
+void encode_frame(FrameKind kind,
+                  Opcode opcode,
+                  RequestId id,
+                  Buffer& target,
+                  size_t extra_body_bytes,
+                  WriteBody&& write_body) {
+    const size_t header_offset = target.size();
+    target.resize(header_offset + kFrameHeaderBytes);
+    Writer writer(target);
+    write_body(writer);
+    const size_t body_bytes = target.size() - header_offset - kFrameHeaderBytes + extra_body_bytes;
+    SHOAL_ASSERT(body_bytes <= limits::kFrameBodyBytesMax);
+    Buffer header;
+    encode_frame_header(FrameHeader{.body_bytes = static_cast<uint32_t>(body_bytes),
+                                    .kind = kind,
+                                    .opcode = opcode,
+                                    .request_id = id},
+                        header);
+    std::memcpy(target.data() + header_offset, header.data(), kFrameHeaderBytes);
+}
+
+void write_info(Writer& writer, const ObjectInfo& info) {
+    writer.u64(info.version.hlc);
+    writer.u64(to_u64(info.version.node));
+    writer.u64(info.object_bytes);
+    writer.u64(info.digest);
+}
+
+ObjectInfo read_info(Reader& reader) {
+    ObjectInfo info;
+    info.version.hlc = reader.u64();
+    info.version.node = NodeId{reader.u64()};
+    info.object_bytes = reader.u64();
+    info.digest = reader.u64();
+    return info;
+}
+
+void write_piece_prefix(Writer& writer, const PutPiece& piece) {
+    writer.u8(piece.last ? kPieceFlagLast : 0);
+    writer.u64(piece.digest);
+}
+
+Result<PutPiece> read_piece(Reader& reader) {
+    const uint8_t flags = reader.u8();
+    PutPiece piece;
+    piece.digest = reader.u64();
+    piece.data = reader.rest();
+    SHOAL_TRY(reader.finish("put piece"));
+    if ((flags & ~kPieceFlagLast) != 0) {
+        return Status::invalid_argument(fmt::format("put piece: unknown flags {:#x}", flags));
+    }
+    piece.last = (flags & kPieceFlagLast) != 0;
+    if (piece.data.size() > limits::kDataFrameBytesMax) {
+        return Status::invalid_argument("put piece: data over the frame limit");
+    }
+    return piece;
+}
+
+Result<Request> decode_put_request(ByteView body) {
+    Reader reader(body);
+    PutRequest request;
+    request.key = reader.string16(limits::kKeyBytesMax);
+    request.object_bytes = reader.u64();
+    if (reader.failed()) return reader.finish("put request");
+    SHOAL_TRY_ASSIGN(request.piece, read_piece(reader));
+    SHOAL_TRY(validate_key(request.key));
+    if (request.object_bytes != kObjectBytesUnknown &&
+        request.object_bytes > limits::kObjectBytesMax) {
+        return Status::invalid_argument(
+                fmt::format("put request: object of {} bytes is over the limit of {}",
+                            request.object_bytes,
+                            limits::kObjectBytesMax));
+    }
+    return Request(request);
+}
+
+template <typename KeyRequest>
+Result<Request> decode_key_request(ByteView body, std::string_view what) {
+    Reader reader(body);
+    KeyRequest request;
+    request.key = reader.string16(limits::kKeyBytesMax);
+    SHOAL_TRY(reader.finish(what));
+    SHOAL_TRY(validate_key(request.key));
+    return Request(request);
+}
+
+Result<Request> decode_list_request(ByteView body) {
+    Reader reader(body);
+    ListRequest request;
+    request.prefix = reader.string16(limits::kPrefixBytesMax);
+    request.start_after = reader.string16(limits::kKeyBytesMax);
+    request.limit = reader.u32();
+    SHOAL_TRY(reader.finish("list request"));
+    if (request.limit == 0 || request.limit > limits::kListEntriesMax) {
+        return Status::invalid_argument(fmt::format(
+                "list request: limit {} is outside 1..{}", request.limit, limits::kListEntriesMax));
+    }
+    return Request(request);
+}
+
+Result<Request> decode_request_frame(const Frame& frame) {
+    switch (frame.header.opcode) {
+        case Opcode::kPut: return decode_put_request(frame.body);
+        case Opcode::kGet: return decode_key_request<GetRequest>(frame.body, "get request");
+        case Opcode::kDelete:
+            return decode_key_request<DeleteRequest>(frame.body, "delete request");
+        case Opcode::kStat: return decode_key_request<StatRequest>(frame.body, "stat request");
+        case Opcode::kList: return decode_list_request(frame.body);
+        case Opcode::kPing:
+            if (!frame.body.empty()) return Status::invalid_argument("ping request: has a body");
+            return Request(PingRequest{});
+    }
+    return Status::invalid_argument("request: unknown opcode");
+}
+
+}  // namespace
+
+Status validate_key(std::string_view key) {
+    if (key.size() < limits::kKeyBytesMin) return Status::invalid_argument("key is empty");
+    if (key.size() > limits::kKeyBytesMax) {
+        return Status::invalid_argument(fmt::format(
+                "key is {} bytes, over the limit of {}", key.size(), limits::kKeyBytesMax));
+    }
+    if (key.find('\0') != std::string_view::npos) {
+        return Status::invalid_argument("key contains a NUL byte");
+    }
+    return Status::ok();
+}
+
+void encode_request(RequestId id, const PutRequest& request, Buffer& target) {
+    encode_frame(FrameKind::kRequest, Opcode::kPut, id, target, 0, [&](Writer& writer) {
+        writer.string16(request.key);
+        writer.u64(request.object_bytes);
+        write_piece_prefix(writer, request.piece);
+        writer.bytes(request.piece.data);
+    });
+}
+
+void encode_request(RequestId id, const GetRequest& request, Buffer& target) {
+    encode_frame(FrameKind::kRequest, Opcode::kGet, id, target, 0, [&](Writer& writer) {
+        writer.string16(request.key);
+    });
+}
+
+void encode_request(RequestId id, const DeleteRequest& request, Buffer& target) {
+    encode_frame(FrameKind::kRequest, Opcode::kDelete, id, target, 0, [&](Writer& writer) {
+        writer.string16(request.key);
+    });
+}
+
+void encode_request(RequestId id, const StatRequest& request, Buffer& target) {
+    encode_frame(FrameKind::kRequest, Opcode::kStat, id, target, 0, [&](Writer& writer) {
+        writer.string16(request.key);
+    });
+}
+
+void encode_request(RequestId id, const ListRequest& request, Buffer& target) {
+    encode_frame(FrameKind::kRequest, Opcode::kList, id, target, 0, [&](Writer& writer) {
+        writer.string16(request.prefix);
+        writer.string16(request.start_after);
+        writer.u32(request.limit);
+    });
+}
+
+void encode_request(RequestId id, const PingRequest& /*request*/, Buffer& target) {
+    encode_frame(FrameKind::kRequest, Opcode::kPing, id, target, 0, [](Writer&) {});
+}
+
+void encode_put_piece(RequestId id, const PutPiece& piece, Buffer& target) {
+    encode_frame(FrameKind::kData, Opcode::kPut, id, target, 0, [&](Writer& writer) {
+        write_piece_prefix(writer, piece);
+        writer.bytes(piece.data);
+    });
+}
+
+void encode_put_piece_prefix(RequestId id, const PutPiece& piece, Buffer& target) {
+    encode_frame(FrameKind::kData, Opcode::kPut, id, target, piece.data.size(), [&](Writer& w) {
+        write_piece_prefix(w, piece);
+    });
+}
+
+void encode_reply(RequestId id, const PutReply& reply, Buffer& target) {
+    encode_frame(FrameKind::kResponse, Opcode::kPut, id, target, 0, [&](Writer& writer) {
+        write_info(writer, reply.info);
+    });
+}
+
+void encode_reply(RequestId id, const GetReply& reply, Buffer& target) {
+    encode_get_reply_prefix(id, reply, target);
+    target.append(reply.data);
+}
+
+void encode_get_reply_prefix(RequestId id, const GetReply& reply, Buffer& target) {
+    encode_frame(FrameKind::kResponse, Opcode::kGet, id, target, reply.data.size(), [&](Writer& w) {
+        write_info(w, reply.info);
+    });
+}
+
+void encode_get_data_header(RequestId id, uint32_t data_bytes, Buffer& target) {
+    SHOAL_ASSERT(data_bytes <= limits::kDataFrameBytesMax);
+    encode_frame_header(FrameHeader{.body_bytes = data_bytes,
+                                    .kind = FrameKind::kData,
+                                    .opcode = Opcode::kGet,
+                                    .request_id = id},
+                        target);
+}
+
+void encode_reply(RequestId id, const DeleteReply& reply, Buffer& target) {
+    encode_frame(FrameKind::kResponse, Opcode::kDelete, id, target, 0, [&](Writer& writer) {
+        writer.u64(reply.version.hlc);
+        writer.u64(to_u64(reply.version.node));
+    });
+}
+
+void encode_reply(RequestId id, const StatReply& reply, Buffer& target) {
+    encode_frame(FrameKind::kResponse, Opcode::kStat, id, target, 0, [&](Writer& writer) {
+        write_info(writer, reply.info);
+    });
+}
+
+size_t list_entry_bytes(std::string_view key) { return 2 + key.size() + kObjectInfoBytes; }
+
+void encode_reply(RequestId id, const ListReply& reply, Buffer& target) {
+    SHOAL_ASSERT(reply.entries.size() <= limits::kListEntriesMax);
+    encode_frame(FrameKind::kResponse, Opcode::kList, id, target, 0, [&](Writer& writer) {
+        writer.u32(static_cast<uint32_t>(reply.entries.size()));
+        writer.u8(reply.truncated ? 1 : 0);
+        for (const ListEntry& entry : reply.entries) {
+            writer.string16(entry.key);
+            write_info(writer, entry.info);
+        }
+    });
+}
+
+void encode_reply(RequestId id, const PingReply& /*reply*/, Buffer& target) {
+    encode_frame(FrameKind::kResponse, Opcode::kPing, id, target, 0, [](Writer&) {});
+}
+
+void encode_error(RequestId id, Opcode opcode, const ErrorReply& reply, Buffer& target) {
+    SHOAL_ASSERT(reply.code != Code::kOk);
+    const std::string_view message =
+            reply.message.substr(0, std::min<size_t>(reply.message.size(),
+                                                     limits::kErrorMessageBytesMax));
+    encode_frame(FrameKind::kError, opcode, id, target, 0, [&](Writer& writer) {
+        writer.u8(static_cast<uint8_t>(reply.code));
+        writer.string16(message);
+    });
+}
+
+Result<Request> decode_request(const Frame& frame) {
+    if (frame.header.kind == FrameKind::kRequest) return decode_request_frame(frame);
+    if (frame.header.kind == FrameKind::kData && frame.header.opcode == Opcode::kPut) {
+        Reader reader(frame.body);
+        SHOAL_TRY_ASSIGN(PutPiece piece, read_piece(reader));
+        return Request(piece);
+    }
+    return Status::invalid_argument(fmt::format("request: a client may not send kind {} opcode {}",
+                                                static_cast<int>(frame.header.kind),
+                                                static_cast<int>(frame.header.opcode)));
+}
+
+Result<PutReply> decode_put_reply(ByteView body) {
+    Reader reader(body);
+    PutReply reply{.info = read_info(reader)};
+    SHOAL_TRY(reader.finish("put reply"));
+    return reply;
+}
+
+Result<GetReply> decode_get_reply(ByteView body) {
+    Reader reader(body);
+    GetReply reply;
+    reply.info = read_info(reader);
+    reply.data = reader.rest();
+    SHOAL_TRY(reader.finish("get reply"));
+    if (reply.data.size() > reply.info.object_bytes) {
+        return Status::invalid_argument("get reply: more data than the object's size");
+    }
+    return reply;
+}
+
+Result<DeleteReply> decode_delete_reply(ByteView body) {
+    Reader reader(body);
+    DeleteReply reply;
+    reply.version.hlc = reader.u64();
+    reply.version.node = NodeId{reader.u64()};
+    SHOAL_TRY(reader.finish("delete reply"));
+    return reply;
+}
+
+Result<StatReply> decode_stat_reply(ByteView body) {
+    Reader reader(body);
+    StatReply reply{.info = read_info(reader)};
+    SHOAL_TRY(reader.finish("stat reply"));
+    return reply;
+}
+
+Result<ListReply> decode_list_reply(ByteView body) {
+    Reader reader(body);
+    const uint32_t count = reader.u32();
+    const uint8_t truncated = reader.u8();
+    if (reader.failed()) return reader.finish("list reply");
+    if (count > limits::kListEntriesMax) {
+        return Status::invalid_argument(fmt::format("list reply: {} entries is over the limit",
+                                                    count));
+    }
+    if (truncated > 1) return Status::invalid_argument("list reply: bad truncated flag");
+    ListReply reply;
+    reply.truncated = truncated == 1;
+    reply.entries.reserve(count);
+    for (uint32_t index = 0; index < count && !reader.failed(); index++) {
+        ListEntry entry;
+        entry.key = std::string(reader.string16(limits::kKeyBytesMax));
+        entry.info = read_info(reader);
+        reply.entries.push_back(std::move(entry));
+    }
+    SHOAL_TRY(reader.finish("list reply"));
+    return reply;
+}
+
+Result<PingReply> decode_ping_reply(ByteView body) {
+    Reader reader(body);
+    SHOAL_TRY(reader.finish("ping reply"));
+    return PingReply{};
+}
+
+Result<ErrorReply> decode_error(ByteView body) {
+    Reader reader(body);
+    ErrorReply reply;
+    const uint8_t code = reader.u8();
+    reply.message = reader.string16(limits::kErrorMessageBytesMax);
+    SHOAL_TRY(reader.finish("error reply"));
+    if (code == 0 || code > kCodeMax) {
+        return Status::invalid_argument(fmt::format("error reply: unknown code {}", code));
+    }
+    reply.code = static_cast<Code>(code);
+    return reply;
+}
+
+}  // namespace shoal::wire
