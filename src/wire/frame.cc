@@ -95,11 +95,18 @@ MutableByteView FrameDecoder::prepare(size_t bytes_min) {
     const size_t size = buffer_.size();
     buffer_.reserve(size + want);
     prepared_offset_ = size;
+    prepared_ = true;
     buffer_.resize(buffer_.capacity());
     return {buffer_.data() + size, buffer_.capacity() - size};
 }
 
 void FrameDecoder::commit(size_t bytes) {
+    // A read that failed before prepare() commits nothing.
+    if (!prepared_) {
+        SHOAL_ASSERT(bytes == 0);
+        return;
+    }
+    prepared_ = false;
     // prepare() made the whole capacity the size; the unwritten tail is dropped here.
     SHOAL_ASSERT(prepared_offset_ + bytes <= buffer_.size());
     buffer_.resize(prepared_offset_ + bytes);

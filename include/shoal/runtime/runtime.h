@@ -48,7 +48,8 @@ public:
     virtual void pause_receiving(ConnectionId connection) = 0;
     virtual void resume_receiving(ConnectionId connection) = 0;
 
-    // Closes after the frames already queued are written. on_closed() follows.
+    // Closes the connection at once: for a peer that broke the protocol. Frames that could not
+    // be written yet are dropped. on_closed() follows on a later turn.
     virtual void close(ConnectionId connection) = 0;
 };
 
@@ -84,7 +85,8 @@ public:
     virtual uint64_t wall_clock_ms() const = 0;     // For version timestamps only.
     virtual uint64_t seed() const = 0;              // Seeds the node's Prng.
     virtual Network& network() = 0;
-    // Ends the loop once frames already queued are written and connections closed.
+    // Stops accepting, writes out what is queued (for a bounded time), closes every
+    // connection and ends the loop.
     virtual void stop() = 0;
 };
 

@@ -65,7 +65,8 @@ class FrameDecoder {
 public:
     explicit FrameDecoder(uint32_t body_bytes_max = limits::kFrameBodyBytesMax);
 
-    // Space for at least `bytes_min` more input bytes; write into it, then commit().
+    // Space for at least `bytes_min` more input bytes; write into it, then commit(). Until
+    // then no other method may be called.
     MutableByteView prepare(size_t bytes_min);
     void commit(size_t bytes);
     // Copies `bytes` in; the same as prepare() + memcpy + commit().
@@ -89,6 +90,7 @@ private:
     Buffer buffer_;
     size_t consumed_bytes_ = 0;  // Prefix of buffer_ already returned as frames.
     size_t prepared_offset_ = 0;  // Where the bytes of the last prepare() begin.
+    bool prepared_ = false;       // A prepare() awaits its commit().
     std::optional<Status> failure_;
 };
 

@@ -1,0 +1,137 @@
+// Node: the imperative shell around the cores.
+//
+// Node receives what the Runtime delivers (frames, ticks, closed connections), hands each
+// decision to a core (wire decoding, coordinator::PutAssembly, storage::MemoryStore) and sends
+// what they produce. It makes no protocol decisions itself beyond routing; a branch here that
+// needs a unit test belongs in a core. This is the single-node data path; the cluster path
+// (placement, erasure coding, peers) arrives with issue #5.
+//
+// Threading: everything runs on the runtime's loop thread.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <spdlog/logger.h>
+
+#include "shoal/base/ids.h"
+#include "shoal/base/version.h"
+#include "shoal/coordinator/put_assembly.h"
+#include "shoal/runtime/runtime.h"
+#include "shoal/storage/memory_store.h"
+#include "shoal/wire/messages.h"
+
+namespace shoal::node {
+
+struct NodeStats {
+    uint64_t requests = 0;
+    uint64_t requests_failed = 0;
+    uint64_t frames_rejected = 0;  // Malformed frames that closed their connection.
+    uint64_t puts_abandoned = 0;   // Puts whose client went away or broke the stream.
+    uint64_t bytes_received = 0;   // Object bytes accepted by puts.
+    uint64_t bytes_sent = 0;       // Object bytes sent by gets.
+};
+
+class Node final : public runtime::Handler {
+public:
+    struct Options {
+        std::string name = "shoal";  // For logs; the logger already carries it.
+        NodeId id{1};
+        storage::MemoryStore::Options memory;
+        // After a shutdown request, in-flight requests get this long to finish before they
+        // fail with kUnavailable.
+        uint32_t shutdown_grace_ticks = 500;
+
+        Status validate() const;
+    };
+
+    // `runtime` and `log` must outlive the node.
+    Node(const Options& options, runtime::Runtime& runtime, spdlog::logger& log);
+
+    // Refuses new requests, lets in-flight ones finish within the grace period, then stops
+    // the runtime. No partial object becomes visible.
+    void begin_shutdown();
+    bool is_shutting_down() const { return shutting_down_; }
+
+    const NodeStats& stats() const { return stats_; }
+    storage::StoreStats store_stats() const { return store_.stats(); }
+
+    void on_tick() override;
+    void on_turn_end() override {}
+    void on_accepted(runtime::ConnectionId connection, const std::string& peer_address) override;
+    void on_frame(runtime::ConnectionId connection, ByteView frame) override;
+    void on_send_ready(runtime::ConnectionId connection) override;
+    void on_closed(runtime::ConnectionId connection, const Status& reason) override;
+
+private:
+    struct PendingPut {
+        coordinator::PutAssembly assembly;
+        storage::ObjectBuilder builder;
+    };
+
+    // A get being streamed: which piece of the object goes out next.
+    struct GetStream {
+        RequestId id{};
+        storage::ObjectRef object;
+        size_t piece_index = 0;
+    };
+
+    struct Connection {
+        std::string peer_address;
+        std::map<RequestId, PendingPut> puts;
+        // Puts failed mid-stream whose remaining pieces are dropped, oldest first; bounded.
+        std::deque<RequestId> puts_aborted;
+        std::deque<GetStream> gets;
+        bool receiving_paused = false;
+    };
+
+    using ConnectionMap = std::map<runtime::ConnectionId, Connection>;
+
+    void on_request(runtime::ConnectionId id, Connection& connection, const wire::Frame& frame);
+    void on_put(runtime::ConnectionId id,
+                Connection& connection,
+                RequestId request,
+                const wire::PutRequest& put);
+    void on_put_piece(runtime::ConnectionId id,
+                      Connection& connection,
+                      RequestId request,
+                      const wire::PutPiece& piece);
+    void apply_piece(runtime::ConnectionId id,
+                     Connection& connection,
+                     std::map<RequestId, PendingPut>::iterator put,
+                     const wire::PutPiece& piece);
+    void on_get(runtime::ConnectionId id, Connection& connection, RequestId request,
+                std::string_view key);
+    void on_delete(runtime::ConnectionId id, RequestId request, std::string_view key);
+    void on_stat(runtime::ConnectionId id, RequestId request, std::string_view key);
+    void on_list(runtime::ConnectionId id, RequestId request, const wire::ListRequest& list);
+
+    // Sends get data while the connection's send queue has room.
+    void pump_gets(runtime::ConnectionId id, Connection& connection);
+    void abort_put(Connection& connection, RequestId request, bool more_pieces_expected);
+    void reject_frame(runtime::ConnectionId id, const Status& reason);
+    void reply_error(runtime::ConnectionId id,
+                     RequestId request,
+                     wire::Opcode opcode,
+                     const Status& status);
+    void send(runtime::ConnectionId id, Buffer frame);
+    void check_send_queue(runtime::ConnectionId id, Connection& connection);
+    void finish_shutdown_if_drained();
+    Version next_version();
+
+    Options options_;
+    runtime::Runtime& runtime_;
+    spdlog::logger& log_;
+    storage::MemoryStore store_;
+    HybridClock clock_;
+    ConnectionMap connections_;
+    NodeStats stats_;
+    bool shutting_down_ = false;
+    bool stopped_ = false;
+    uint64_t shutdown_ticks_ = 0;
+};
+
+}  // namespace shoal::node

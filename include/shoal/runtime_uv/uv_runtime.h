@@ -1,0 +1,57 @@
+// UvRuntime: the production Runtime, on one libuv loop.
+//
+// Owns the loop, a 10 ms tick timer, a check hook that runs once per loop turn (after the
+// turn's I/O callbacks: Handler::on_turn_end, then one gathered write per connection for
+// everything sent during the turn), the TCP listener and its connections (framing with
+// wire::FrameDecoder), and the signal watchers. The only module that includes <uv.h>.
+//
+// Threading: everything, including every Handler call, runs on the thread that calls run().
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <spdlog/logger.h>
+
+#include "shoal/base/address.h"
+#include "shoal/base/status.h"
+#include "shoal/runtime/runtime.h"
+
+namespace shoal::runtime_uv {
+
+class UvRuntime final : public runtime::Runtime {
+public:
+    // `log` must outlive the runtime.
+    explicit UvRuntime(spdlog::logger& log);
+    ~UvRuntime() override;
+    UvRuntime(const UvRuntime&) = delete;
+    UvRuntime& operator=(const UvRuntime&) = delete;
+
+    // Binds and listens. kInvalidArgument for an unusable address, kUnavailable if the bind
+    // fails (in use, not local), with the reason from the OS.
+    Status listen(const HostPort& address);
+    // The port actually bound (useful with port 0). REQUIRES: listen() succeeded.
+    uint16_t listening_port() const;
+
+    // Calls `on_signal` on the loop thread for SIGINT and SIGTERM.
+    void watch_signals(std::function<void(int signal)> on_signal);
+
+    // Runs the loop, delivering events to `handler`, until stop() has finished.
+    // REQUIRES: called once.
+    void run(runtime::Handler& handler);
+
+    Instant now() const override;
+    uint64_t wall_clock_ms() const override;
+    uint64_t seed() const override { return seed_; }
+    runtime::Network& network() override;
+    void stop() override;
+
+private:
+    struct Loop;
+    std::unique_ptr<Loop> loop_;
+    uint64_t seed_ = 0;
+};
+
+}  // namespace shoal::runtime_uv

@@ -1,0 +1,169 @@
+#include "app/config.h"
+
+// Header-only, so that it can be built without exceptions: the Debian library has them on.
+#define TOML_EXCEPTIONS 0
+#define TOML_HEADER_ONLY 1
+#include <fmt/format.h>
+#include <spdlog/common.h>
+
+#include <toml++/toml.h>
+
+#include "shoal/base/units.h"
+
+namespace shoal::app {
+namespace {
+
+Status field_error(const toml::node& node, std::string_view field, std::string_view why) {
+    const toml::source_position position = node.source().begin;
+    return Status::invalid_argument(
+            fmt::format("line {}: {}: {}", position.line, field, why));
+}
+
+Status read_string(const toml::table& table, std::string_view field, std::string& target) {
+    const toml::node* node = table.at_path(field).node();
+    if (node == nullptr) return Status::ok();
+    const std::optional<std::string> value = node->value<std::string>();
+    if (!value.has_value()) return field_error(*node, field, "must be a string");
+    target = *value;
+    return Status::ok();
+}
+
+// A size may be a number of bytes or a string with a unit ("512MiB").
+Status read_bytes(const toml::table& table, std::string_view field, uint64_t& target) {
+    const toml::node* node = table.at_path(field).node();
+    if (node == nullptr) return Status::ok();
+    if (const std::optional<int64_t> number = node->value<int64_t>()) {
+        if (*number < 0) return field_error(*node, field, "must not be negative");
+        target = static_cast<uint64_t>(*number);
+        return Status::ok();
+    }
+    const std::optional<std::string> text = node->value<std::string>();
+    if (!text.has_value()) return field_error(*node, field, "must be a byte size");
+    Result<uint64_t> parsed = parse_bytes(*text);
+    if (!parsed.is_ok()) return field_error(*node, field, parsed.status().message());
+    target = parsed.value();
+    return Status::ok();
+}
+
+Status read_u32(const toml::table& table, std::string_view field, uint32_t& target) {
+    const toml::node* node = table.at_path(field).node();
+    if (node == nullptr) return Status::ok();
+    const std::optional<int64_t> number = node->value<int64_t>();
+    if (!number.has_value() || *number < 0 || *number > UINT32_MAX) {
+        return field_error(*node, field, "must be a whole number in 0..4294967295");
+    }
+    target = static_cast<uint32_t>(*number);
+    return Status::ok();
+}
+
+// Unknown keys are errors: a typo must not silently fall back to a default.
+Status check_known_keys(const toml::table& root) {
+    static const std::map<std::string, std::vector<std::string>, std::less<>> kKnown{
+            {"node", {"name", "listen", "data", "shutdown_grace_ms"}},
+            {"storage", {"mode", "memory_bytes"}},
+            {"log", {"level", "file"}},
+    };
+    for (const auto& [section, value] : root) {
+        auto known = kKnown.find(section.str());
+        if (known == kKnown.end() || !value.is_table()) {
+            return field_error(value, section.str(), "unknown section");
+        }
+        for (const auto& [key, field] : *value.as_table()) {
+            if (std::find(known->second.begin(), known->second.end(), key.str()) ==
+                known->second.end()) {
+                return field_error(field, fmt::format("{}.{}", section.str(), key.str()),
+                                   "unknown setting");
+            }
+        }
+    }
+    return Status::ok();
+}
+
+Status read_file(const std::string& path, Config& config) {
+    toml::parse_result parsed = toml::parse_file(path);
+    if (!parsed) {
+        const toml::parse_error& error = parsed.error();
+        return Status::invalid_argument(fmt::format("{}: line {}: {}",
+                                                    path,
+                                                    error.source().begin.line,
+                                                    error.description()));
+    }
+    const toml::table& root = parsed.table();
+    std::string listen_text;
+    Status status = check_known_keys(root);
+    if (status.is_ok()) status = read_string(root, "node.name", config.name);
+    if (status.is_ok()) status = read_string(root, "node.listen", listen_text);
+    if (status.is_ok()) status = read_string(root, "node.data", config.data_directory);
+    if (status.is_ok()) status = read_u32(root, "node.shutdown_grace_ms", config.shutdown_grace_ms);
+    if (status.is_ok()) status = read_string(root, "storage.mode", config.storage_mode);
+    if (status.is_ok()) status = read_bytes(root, "storage.memory_bytes", config.memory_bytes);
+    if (status.is_ok()) status = read_string(root, "log.level", config.log_level);
+    if (status.is_ok()) status = read_string(root, "log.file", config.log_file);
+    if (status.is_ok() && !listen_text.empty()) {
+        Result<HostPort> listen = parse_host_port(listen_text);
+        if (!listen.is_ok()) status = Status::invalid_argument(
+                fmt::format("node.listen: {}", listen.status().message()));
+        else config.listen = listen.value();
+    }
+    if (!status.is_ok()) return Status::invalid_argument(fmt::format("{}: {}", path,
+                                                                     status.message()));
+    return Status::ok();
+}
+
+Status apply_overrides(const ConfigOverrides& overrides, Config& config) {
+    if (overrides.name) config.name = *overrides.name;
+    if (overrides.data_directory) config.data_directory = *overrides.data_directory;
+    if (overrides.storage_mode) config.storage_mode = *overrides.storage_mode;
+    if (overrides.log_level) config.log_level = *overrides.log_level;
+    if (overrides.log_file) config.log_file = *overrides.log_file;
+    if (overrides.listen) {
+        SHOAL_TRY_ASSIGN(config.listen, parse_host_port(*overrides.listen));
+    }
+    if (overrides.memory_bytes) {
+        Result<uint64_t> bytes = parse_bytes(*overrides.memory_bytes);
+        if (!bytes.is_ok()) {
+            return Status::invalid_argument(
+                    fmt::format("--memory-bytes: {}", bytes.status().message()));
+        }
+        config.memory_bytes = bytes.value();
+    }
+    return Status::ok();
+}
+
+}  // namespace
+
+Status Config::validate() const {
+    if (name.empty()) return Status::invalid_argument("node.name must not be empty");
+    if (storage_mode != "memory") {
+        return Status::invalid_argument(fmt::format(
+                "storage.mode = \"{}\" is not supported; this build has \"memory\" only (the "
+                "disk store arrives with issue #3)",
+                storage_mode));
+    }
+    if (spdlog::level::from_str(log_level) == spdlog::level::off && log_level != "off") {
+        return Status::invalid_argument(fmt::format(
+                "log.level = \"{}\" is not one of trace, debug, info, warn, error, off",
+                log_level));
+    }
+    return node_options(NodeId{1}).validate();
+}
+
+node::Node::Options Config::node_options(NodeId id) const {
+    node::Node::Options options;
+    options.name = name;
+    options.id = id;
+    options.memory.memory_bytes = memory_bytes;
+    options.shutdown_grace_ticks = static_cast<uint32_t>(
+            std::chrono::milliseconds(shutdown_grace_ms) / kTickDuration);
+    return options;
+}
+
+Result<Config> load_config(const std::string& path, const ConfigOverrides& overrides) {
+    Config config;
+    if (!path.empty()) SHOAL_TRY(read_file(path, config));
+    SHOAL_TRY(apply_overrides(overrides, config));
+    SHOAL_TRY(config.validate());
+    return config;
+}
+
+}  // namespace shoal::app

@@ -1,0 +1,46 @@
+// Config: shoald's settings from a TOML file and command-line flags, as Options.
+//
+// Every field has a documented default (configs/single.toml lists them all). Flags override
+// the file. validate() runs before anything starts, so a bad config fails fast with a message
+// that names the field.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "shoal/base/address.h"
+#include "shoal/base/status.h"
+#include "shoal/node/node.h"
+
+namespace shoal::app {
+
+struct Config {
+    std::string name = "shoal";                    // node.name: in every log line.
+    HostPort listen{.host = "127.0.0.1", .port = 7400};  // node.listen
+    std::string data_directory = "./shoal-data";   // node.data: disk mode's home (issue #3).
+    std::string storage_mode = "memory";           // storage.mode: "memory".
+    uint64_t memory_bytes = uint64_t{1} << 30;     // storage.memory_bytes: 1 GiB.
+    std::string log_level = "info";                // log.level: trace..error.
+    std::string log_file;                          // log.file: empty for stderr.
+    uint32_t shutdown_grace_ms = 5000;             // node.shutdown_grace_ms
+
+    Status validate() const;
+    node::Node::Options node_options(NodeId id) const;
+};
+
+// Flags given on the command line; each one set overrides the file.
+struct ConfigOverrides {
+    std::optional<std::string> name;
+    std::optional<std::string> listen;
+    std::optional<std::string> data_directory;
+    std::optional<std::string> storage_mode;
+    std::optional<std::string> memory_bytes;
+    std::optional<std::string> log_level;
+    std::optional<std::string> log_file;
+};
+
+// Reads `path` (if not empty), then applies `overrides`. The error names the file, line and
+// field at fault.
+Result<Config> load_config(const std::string& path, const ConfigOverrides& overrides);
+
+}  // namespace shoal::app

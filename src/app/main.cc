@@ -1,0 +1,111 @@
+// shoald: the node daemon. The composition root: parses flags and the config file, opens the
+// logs, and runs one Node on one UvRuntime until SIGINT or SIGTERM.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+
+#include "app/config.h"
+#include "app/logging.h"
+#include "shoal/base/prng.h"
+#include "shoal/node/node.h"
+#include "shoal/runtime_uv/uv_runtime.h"
+
+namespace shoal::app {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitConfig = 2;
+constexpr int kExitStartup = 3;
+
+struct Arguments {
+    std::string config_path;
+    ConfigOverrides overrides;
+};
+
+void add_flags(CLI::App& cli, Arguments& arguments) {
+    ConfigOverrides& flags = arguments.overrides;
+    cli.add_option("-c,--config", arguments.config_path, "TOML config file (configs/*.toml)")
+            ->check(CLI::ExistingFile);
+    cli.add_option("--name", flags.name, "node name, shown in logs (node.name)");
+    cli.add_option("--listen", flags.listen, "HOST:PORT to serve clients on (node.listen)");
+    cli.add_option("--data", flags.data_directory, "data directory (node.data)");
+    cli.add_option("--storage", flags.storage_mode, "storage mode: memory (storage.mode)");
+    cli.add_option("--memory-bytes",
+                   flags.memory_bytes,
+                   "RAM budget for stored objects, e.g. 512MiB (storage.memory_bytes)");
+    cli.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error (log.level)");
+    cli.add_option("--log-file", flags.log_file, "append logs here instead of stderr (log.file)");
+    cli.footer(
+            "Flags override the config file. Exit codes: 0 clean stop, 2 bad flags or config,\n"
+            "3 could not start (for example, the listen address is in use).");
+}
+
+int run_node(const Config& config) {
+    Result<Logging> logging = Logging::open(config.name, config.log_level, config.log_file);
+    if (!logging.is_ok()) {
+        std::fprintf(stderr, "shoald: %s\n", logging.status().message().c_str());
+        return kExitStartup;
+    }
+    std::shared_ptr<spdlog::logger> log = logging.value().logger("node");
+    std::shared_ptr<spdlog::logger> runtime_log = logging.value().logger("runtime");
+
+    runtime_uv::UvRuntime runtime(*runtime_log);
+    const Status listening = runtime.listen(config.listen);
+    if (!listening.is_ok()) {
+        log->error("startup_failed reason=\"{}\"", listening.message());
+        return kExitStartup;
+    }
+    // The node id is random per start until membership persists it (issue #4).
+    Prng prng(runtime.seed());
+    const NodeId id{prng.next_u64() | 1};
+    node::Node node(config.node_options(id), runtime, *log);
+    runtime.watch_signals([&](int signal) {
+        log->info("signal_received signal={}", signal == SIGINT ? "SIGINT" : "SIGTERM");
+        if (node.is_shutting_down()) {
+            runtime.stop();  // A second signal: stop without waiting for requests.
+            return;
+        }
+        node.begin_shutdown();
+    });
+    log->info("node_started listen={} port={} storage={} memory_bytes={} id={:016x}",
+              config.listen.to_string(),
+              runtime.listening_port(),
+              config.storage_mode,
+              config.memory_bytes,
+              to_u64(id));
+    runtime.run(node);
+    const node::NodeStats& stats = node.stats();
+    log->info("node_stopped requests={} failed={} frames_rejected={} puts_abandoned={}",
+              stats.requests,
+              stats.requests_failed,
+              stats.frames_rejected,
+              stats.puts_abandoned);
+    log->flush();
+    return kExitOk;
+}
+
+}  // namespace
+}  // namespace shoal::app
+
+int main(int argc, char** argv) {
+    using namespace shoal::app;  // NOLINT(google-build-using-namespace): main only.
+    CLI::App cli("shoald: a shoal storage node", "shoald");
+    cli.set_version_flag("--version", "shoald 0.1.0");
+    Arguments arguments;
+    add_flags(cli, arguments);
+    try {
+        cli.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        const int code = cli.exit(error);
+        return code == 0 ? kExitOk : kExitConfig;
+    }
+    shoal::Result<Config> config = load_config(arguments.config_path, arguments.overrides);
+    if (!config.is_ok()) {
+        std::fprintf(stderr, "shoald: %s\n", config.status().message().c_str());
+        return kExitConfig;
+    }
+    return run_node(config.value());
+}

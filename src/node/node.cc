@@ -1,0 +1,424 @@
+#include "shoal/node/node.h"
+
+#include <spdlog/spdlog.h>
+
+#include <variant>
+
+#include "shoal/base/limits.h"
+
+namespace shoal::node {
+namespace {
+
+// How many failed-put ids a connection remembers so their late pieces can be dropped.
+constexpr size_t kPutsAbortedMax = 64;
+
+template <typename... Handlers>
+struct Overloaded : Handlers... {
+    using Handlers::operator()...;
+};
+
+}  // namespace
+
+Status Node::Options::validate() const {
+    if (name.empty()) return Status::invalid_argument("node.name is empty");
+    return memory.validate();
+}
+
+Node::Node(const Options& options, runtime::Runtime& runtime, spdlog::logger& log)
+        : options_(options), runtime_(runtime), log_(log), store_(options.memory) {
+    SHOAL_ASSERT(options.validate().is_ok());
+}
+
+void Node::on_accepted(runtime::ConnectionId connection, const std::string& peer_address) {
+    SPDLOG_LOGGER_DEBUG(&log_,
+                        "connection_accepted connection={} peer={}",
+                        to_u64(connection),
+                        peer_address);
+    Connection state;
+    state.peer_address = peer_address;
+    const bool inserted = connections_.emplace(connection, std::move(state)).second;
+    SHOAL_ASSERT(inserted);
+    if (shutting_down_) runtime_.network().close(connection);
+}
+
+void Node::on_closed(runtime::ConnectionId connection, const Status& reason) {
+    auto found = connections_.find(connection);
+    if (found == connections_.end()) return;
+    // The runtime closes a connection whose framing broke with kInvalidArgument.
+    if (reason.code() == Code::kInvalidArgument) stats_.frames_rejected += 1;
+    if (!found->second.puts.empty()) {
+        // Their builders return the budget as they are destroyed; nothing became visible.
+        stats_.puts_abandoned += found->second.puts.size();
+        log_.info("puts_abandoned connection={} peer={} count={} reason=\"{}\"",
+                  to_u64(connection),
+                  found->second.peer_address,
+                  found->second.puts.size(),
+                  reason.is_ok() ? "closed" : reason.message());
+    }
+    connections_.erase(found);
+    if (shutting_down_) finish_shutdown_if_drained();
+}
+
+void Node::on_frame(runtime::ConnectionId id, ByteView bytes) {
+    auto found = connections_.find(id);
+    SHOAL_ASSERT(found != connections_.end());
+    Result<wire::FrameHeader> header = wire::decode_frame_header(bytes, limits::kFrameBodyBytesMax);
+    if (!header.is_ok()) {
+        reject_frame(id, header.status());
+        return;
+    }
+    const wire::Frame frame{.header = header.value(),
+                            .body = bytes.subspan(wire::kFrameHeaderBytes)};
+    on_request(id, found->second, frame);
+}
+
+void Node::on_request(runtime::ConnectionId id, Connection& connection, const wire::Frame& frame) {
+    const RequestId request = frame.header.request_id;
+    Result<wire::Request> decoded = wire::decode_request(frame);
+    if (!decoded.is_ok()) {
+        // A bad request body leaves the stream in sync, so the client hears why; a bad piece
+        // may belong to a put in progress, so the connection goes.
+        if (frame.header.kind != wire::FrameKind::kRequest) {
+            reject_frame(id, decoded.status());
+            return;
+        }
+        stats_.requests += 1;
+        reply_error(id, request, frame.header.opcode, decoded.status());
+        return;
+    }
+    if (const auto* piece = std::get_if<wire::PutPiece>(&decoded.value())) {
+        on_put_piece(id, connection, request, *piece);
+        return;
+    }
+    stats_.requests += 1;
+    if (shutting_down_) {
+        reply_error(id,
+                    request,
+                    frame.header.opcode,
+                    Status::unavailable("the node is shutting down"));
+        return;
+    }
+    std::visit(Overloaded{
+                       [&](const wire::PutRequest& put) { on_put(id, connection, request, put); },
+                       [&](const wire::PutPiece&) { SHOAL_ASSERT(false); },
+                       [&](const wire::GetRequest& get) {
+                           on_get(id, connection, request, get.key);
+                       },
+                       [&](const wire::DeleteRequest& del) { on_delete(id, request, del.key); },
+                       [&](const wire::StatRequest& stat) { on_stat(id, request, stat.key); },
+                       [&](const wire::ListRequest& list) { on_list(id, request, list); },
+                       [&](const wire::PingRequest&) {
+                           Buffer reply;
+                           wire::encode_reply(request, wire::PingReply{}, reply);
+                           send(id, std::move(reply));
+                       },
+               },
+               decoded.value());
+}
+
+void Node::on_put(runtime::ConnectionId id,
+                  Connection& connection,
+                  RequestId request,
+                  const wire::PutRequest& put) {
+    if (connection.puts.contains(request)) {
+        reject_frame(id, Status::invalid_argument("put: request id already in use"));
+        return;
+    }
+    if (connection.puts.size() + connection.gets.size() >= limits::kConnectionRequestsMax) {
+        reply_error(id,
+                    request,
+                    wire::Opcode::kPut,
+                    Status::resource_exhausted("too many requests in flight on one connection"));
+        abort_put(connection, request, !put.piece.last);
+        return;
+    }
+    Result<storage::ObjectBuilder> builder = store_.begin_put(put.key, put.object_bytes);
+    if (!builder.is_ok()) {
+        reply_error(id, request, wire::Opcode::kPut, builder.status());
+        abort_put(connection, request, !put.piece.last);
+        return;
+    }
+    auto [position, inserted] = connection.puts.emplace(
+            request,
+            PendingPut{
+                    .assembly = coordinator::PutAssembly(put.key, put.object_bytes),
+                    .builder = std::move(builder).value(),
+            });
+    SHOAL_ASSERT(inserted);
+    apply_piece(id, connection, position, put.piece);
+}
+
+void Node::on_put_piece(runtime::ConnectionId id,
+                        Connection& connection,
+                        RequestId request,
+                        const wire::PutPiece& piece) {
+    auto put = connection.puts.find(request);
+    if (put != connection.puts.end()) {
+        apply_piece(id, connection, put, piece);
+        return;
+    }
+    for (auto aborted = connection.puts_aborted.begin(); aborted != connection.puts_aborted.end();
+         ++aborted) {
+        if (*aborted != request) continue;
+        // The client was told the put failed; these are its pieces still in flight.
+        if (piece.last) connection.puts_aborted.erase(aborted);
+        return;
+    }
+    reject_frame(id, Status::invalid_argument("put: a piece for a request that is not a put"));
+}
+
+void Node::apply_piece(runtime::ConnectionId id,
+                       Connection& connection,
+                       std::map<RequestId, PendingPut>::iterator put,
+                       const wire::PutPiece& piece) {
+    const RequestId request = put->first;
+    PendingPut& pending = put->second;
+    Status status = pending.assembly.on_piece(piece);
+    if (status.is_ok()) status = pending.builder.append(piece.data);
+    if (!status.is_ok()) {
+        SPDLOG_LOGGER_DEBUG(&log_,
+                            "put_failed connection={} request={} reason=\"{}\"",
+                            to_u64(id),
+                            to_u64(request),
+                            status.message());
+        reply_error(id, request, wire::Opcode::kPut, status);
+        connection.puts.erase(put);
+        abort_put(connection, request, !piece.last);
+        return;
+    }
+    stats_.bytes_received += piece.data.size();
+    if (!pending.assembly.is_complete()) return;
+
+    const Version version = next_version();
+    storage::ObjectRef object = pending.builder.finish(version, pending.assembly.digest());
+    const wire::ObjectInfo info{.version = version,
+                                .object_bytes = object->object_bytes,
+                                .digest = object->digest};
+    store_.commit(pending.assembly.key(), std::move(object));
+    connection.puts.erase(put);
+
+    Buffer reply;
+    wire::encode_reply(request, wire::PutReply{.info = info}, reply);
+    send(id, std::move(reply));
+    if (shutting_down_) finish_shutdown_if_drained();
+}
+
+void Node::abort_put(Connection& connection, RequestId request, bool more_pieces_expected) {
+    if (!more_pieces_expected) return;
+    if (connection.puts_aborted.size() == kPutsAbortedMax) connection.puts_aborted.pop_front();
+    connection.puts_aborted.push_back(request);
+}
+
+void Node::on_get(runtime::ConnectionId id,
+                  Connection& connection,
+                  RequestId request,
+                  std::string_view key) {
+    storage::ObjectRef object = store_.find(key);
+    if (object == nullptr) {
+        reply_error(id, request, wire::Opcode::kGet, Status::not_found("no such object"));
+        return;
+    }
+    if (connection.puts.size() + connection.gets.size() >= limits::kConnectionRequestsMax) {
+        reply_error(id,
+                    request,
+                    wire::Opcode::kGet,
+                    Status::resource_exhausted("too many requests in flight on one connection"));
+        return;
+    }
+    const wire::GetReply reply{
+            .info = {.version = object->version,
+                     .object_bytes = object->object_bytes,
+                     .digest = object->digest},
+            .data = object->pieces.empty() ? ByteView{} : object->pieces.front().view(),
+    };
+    runtime::OutFrame frame;
+    wire::encode_get_reply_prefix(request, reply, frame.head);
+    frame.payload = reply.data;
+    stats_.bytes_sent += reply.data.size();
+    frame.payload_owner = object;
+    runtime_.network().send(id, std::move(frame));
+    if (object->pieces.size() > 1) {
+        connection.gets.push_back(GetStream{.id = request, .object = object, .piece_index = 1});
+        pump_gets(id, connection);
+    }
+    check_send_queue(id, connection);
+}
+
+void Node::pump_gets(runtime::ConnectionId id, Connection& connection) {
+    runtime::Network& network = runtime_.network();
+    // One stream at a time, oldest first: it finishes sooner, and so frees its object sooner.
+    while (!connection.gets.empty() &&
+           network.send_queue_bytes(id) < limits::kConnectionSendQueueBytesMax) {
+        GetStream& stream = connection.gets.front();
+        const Buffer& piece = stream.object->pieces[stream.piece_index];
+        runtime::OutFrame frame;
+        wire::encode_get_data_header(stream.id, static_cast<uint32_t>(piece.size()), frame.head);
+        frame.payload = piece.view();
+        frame.payload_owner = stream.object;
+        stats_.bytes_sent += piece.size();
+        network.send(id, std::move(frame));
+        stream.piece_index += 1;
+        if (stream.piece_index == stream.object->pieces.size()) connection.gets.pop_front();
+    }
+    if (shutting_down_) finish_shutdown_if_drained();
+}
+
+void Node::on_send_ready(runtime::ConnectionId id) {
+    auto found = connections_.find(id);
+    if (found == connections_.end()) return;
+    pump_gets(id, found->second);
+    check_send_queue(id, found->second);
+}
+
+// A client that sends requests faster than it reads replies is paused: TCP flow control then
+// slows it, and the node never buffers more than about one send queue for it.
+void Node::check_send_queue(runtime::ConnectionId id, Connection& connection) {
+    const bool full =
+            runtime_.network().send_queue_bytes(id) >= limits::kConnectionSendQueueBytesMax;
+    if (full && !connection.receiving_paused) {
+        runtime_.network().pause_receiving(id);
+        connection.receiving_paused = true;
+    } else if (!full && connection.receiving_paused) {
+        runtime_.network().resume_receiving(id);
+        connection.receiving_paused = false;
+    }
+}
+
+void Node::on_delete(runtime::ConnectionId id, RequestId request, std::string_view key) {
+    if (!store_.remove(key)) {
+        reply_error(id, request, wire::Opcode::kDelete, Status::not_found("no such object"));
+        return;
+    }
+    Buffer reply;
+    wire::encode_reply(request, wire::DeleteReply{.version = next_version()}, reply);
+    send(id, std::move(reply));
+}
+
+void Node::on_stat(runtime::ConnectionId id, RequestId request, std::string_view key) {
+    storage::ObjectRef object = store_.find(key);
+    if (object == nullptr) {
+        reply_error(id, request, wire::Opcode::kStat, Status::not_found("no such object"));
+        return;
+    }
+    Buffer reply;
+    wire::encode_reply(request,
+                       wire::StatReply{.info = {.version = object->version,
+                                                .object_bytes = object->object_bytes,
+                                                .digest = object->digest}},
+                       reply);
+    send(id, std::move(reply));
+}
+
+void Node::on_list(runtime::ConnectionId id, RequestId request, const wire::ListRequest& list) {
+    const storage::MemoryStore::ListPage page =
+            store_.list(list.prefix, list.start_after, list.limit);
+    wire::ListReply reply;
+    reply.truncated = page.truncated;
+    reply.entries.reserve(page.entries.size());
+    size_t reply_bytes = 0;
+    for (const storage::MemoryStore::ListEntry& entry : page.entries) {
+        reply_bytes += wire::list_entry_bytes(entry.key);
+        if (reply_bytes > limits::kListReplyBytesMax) {
+            reply.truncated = true;  // The client asks again from the last key it got.
+            break;
+        }
+        reply.entries.push_back(wire::ListEntry{
+                .key = std::string(entry.key),
+                .info = {.version = entry.object->version,
+                         .object_bytes = entry.object->object_bytes,
+                         .digest = entry.object->digest},
+        });
+    }
+    Buffer encoded;
+    wire::encode_reply(request, reply, encoded);
+    send(id, std::move(encoded));
+}
+
+void Node::reject_frame(runtime::ConnectionId id, const Status& reason) {
+    stats_.frames_rejected += 1;
+    auto found = connections_.find(id);
+    log_.warn("frame_rejected connection={} peer={} reason=\"{}\"",
+              to_u64(id),
+              found == connections_.end() ? "" : found->second.peer_address,
+              reason.message());
+    runtime_.network().close(id);
+}
+
+void Node::reply_error(runtime::ConnectionId id,
+                       RequestId request,
+                       wire::Opcode opcode,
+                       const Status& status) {
+    SHOAL_ASSERT(!status.is_ok());
+    stats_.requests_failed += 1;
+    Buffer reply;
+    wire::encode_error(request,
+                       opcode,
+                       wire::ErrorReply{.code = status.code(), .message = status.message()},
+                       reply);
+    send(id, std::move(reply));
+}
+
+void Node::send(runtime::ConnectionId id, Buffer frame) {
+    runtime::OutFrame out;
+    out.head = std::move(frame);
+    runtime_.network().send(id, std::move(out));
+}
+
+void Node::begin_shutdown() {
+    if (shutting_down_) return;
+    shutting_down_ = true;
+    shutdown_ticks_ = 0;
+    size_t puts = 0;
+    size_t gets = 0;
+    for (const auto& [id, connection] : connections_) {
+        puts += connection.puts.size();
+        gets += connection.gets.size();
+    }
+    log_.info("shutdown_started puts_in_flight={} gets_in_flight={} grace_ticks={}",
+              puts,
+              gets,
+              options_.shutdown_grace_ticks);
+    finish_shutdown_if_drained();
+}
+
+void Node::on_tick() {
+    if (!shutting_down_ || stopped_) return;
+    shutdown_ticks_ += 1;
+    if (shutdown_ticks_ < options_.shutdown_grace_ticks) return;
+    // Out of grace: what has not finished fails, loudly, and never becomes visible.
+    for (auto& [id, connection] : connections_) {
+        for (const auto& [request, put] : connection.puts) {
+            reply_error(id,
+                        request,
+                        wire::Opcode::kPut,
+                        Status::unavailable("the node shut down before the put finished"));
+        }
+        for (const GetStream& get : connection.gets) {
+            reply_error(id,
+                        get.id,
+                        wire::Opcode::kGet,
+                        Status::unavailable("the node shut down before the get finished"));
+        }
+        stats_.puts_abandoned += connection.puts.size();
+        connection.puts.clear();
+        connection.gets.clear();
+    }
+    finish_shutdown_if_drained();
+}
+
+void Node::finish_shutdown_if_drained() {
+    SHOAL_ASSERT(shutting_down_);
+    if (stopped_) return;
+    for (const auto& [id, connection] : connections_) {
+        if (!connection.puts.empty() || !connection.gets.empty()) return;
+    }
+    stopped_ = true;
+    log_.info("shutdown_drained connections={}", connections_.size());
+    runtime_.stop();
+}
+
+Version Node::next_version() {
+    return Version{.hlc = clock_.next(runtime_.wall_clock_ms()), .node = options_.id};
+}
+
+}  // namespace shoal::node
