@@ -1,0 +1,399 @@
+#include "shoal/sim/single_node_workload.h"
+
+#include <fmt/format.h>
+#include <spdlog/logger.h>
+#include <spdlog/sinks/base_sink.h>
+
+#include <map>
+#include <mutex>
+
+#include "shoal/base/hash.h"
+#include "shoal/base/prng.h"
+#include "shoal/node/node.h"
+#include "shoal/sim/sim_client.h"
+#include "shoal/sim/sim_runtime.h"
+#include "shoal/wire/messages.h"
+
+namespace shoal::sim {
+namespace {
+
+constexpr Duration kReplyDeadline = std::chrono::seconds(30);
+
+// Counts error-level lines: any one fails the run (FoundationDB's SevError rule).
+class ErrorCountingSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
+public:
+    uint64_t errors() const { return errors_; }
+
+protected:
+    void sink_it_(const spdlog::details::log_msg& message) override {
+        if (message.level >= spdlog::level::err) errors_ += 1;
+    }
+    void flush_() override {}
+
+private:
+    uint64_t errors_ = 0;
+};
+
+Status failed(std::string_view what) { return Status::corruption(fmt::format("sim: {}", what)); }
+
+class Workload {
+public:
+    explicit Workload(const WorkloadOptions& options)
+            : options_(options),
+              prng_(options.seed),
+              network_(events_, options.seed ^ 0x5eed),
+              runtime_(events_, network_, SimRuntime::Options{.seed = options.seed}),
+              sink_(std::make_shared<ErrorCountingSink>()),
+              log_("sim.node", sink_),
+              node_(node_options(options), runtime_, log_),
+              client_(network_) {
+        runtime_.start(node_);
+        client_.connect(runtime_);
+    }
+
+    WorkloadReport run();
+
+private:
+    static node::Node::Options node_options(const WorkloadOptions& options) {
+        node::Node::Options node;
+        node.name = "sim";
+        node.id = NodeId{options.seed | 1};
+        node.memory.memory_bytes = options.memory_bytes;
+        return node;
+    }
+
+    Status step();
+    Status put(bool abandon);
+    Status get_many(size_t count);
+    Status check_get(const std::string& key, RequestId request);
+    Status remove();
+    Status stat();
+    Status list();
+    Status check_budget();
+
+    std::string random_key();
+    Buffer random_object();
+    RequestId next_request() { return RequestId{request_next_++}; }
+    // Runs the simulation until `request` has its answer, or fails after the deadline.
+    Status await(RequestId request, uint64_t data_bytes_expected = 0);
+    Status expect_error(RequestId request, Code code, std::string_view what);
+    void record(RequestId request);
+    uint64_t charged_bytes() const;
+
+    WorkloadOptions options_;
+    Prng prng_;
+    EventQueue events_;
+    SimNetwork network_;
+    SimRuntime runtime_;
+    std::shared_ptr<ErrorCountingSink> sink_;
+    spdlog::logger log_;
+    node::Node node_;
+    SimClient client_;
+    std::map<std::string, Buffer> model_;
+    Version version_last_;
+    uint64_t request_next_ = 1;
+    Hasher64 trace_;
+    WorkloadReport report_;
+};
+
+std::string Workload::random_key() {
+    static constexpr std::array<std::string_view, 3> kPrefixes{"photos/", "docs/", ""};
+    return fmt::format("{}k{}", kPrefixes[prng_.below(kPrefixes.size())],
+                       prng_.below(options_.keys));
+}
+
+Buffer Workload::random_object() {
+    uint64_t bytes = 0;
+    switch (prng_.below(3)) {
+        case 0: bytes = prng_.below(100); break;
+        case 1: bytes = prng_.below(64 * 1024); break;
+        default: bytes = prng_.below(options_.object_bytes_max + 1); break;
+    }
+    Buffer object(bytes);
+    prng_.fill(object.data(), object.size());
+    return object;
+}
+
+uint64_t Workload::charged_bytes() const {
+    uint64_t bytes = 0;
+    for (const auto& [key, object] : model_) {
+        bytes += object.size() + storage::MemoryStore::kObjectOverheadBytes + key.size();
+    }
+    return bytes;
+}
+
+void Workload::record(RequestId request) {
+    for (const ReceivedFrame& frame : client_.frames(request)) trace_.update(frame.body.view());
+}
+
+Status Workload::await(RequestId request, uint64_t data_bytes_expected) {
+    const auto done = [&] {
+        const std::vector<ReceivedFrame>& frames = client_.frames(request);
+        if (frames.empty()) return false;
+        if (frames.front().header.kind != wire::FrameKind::kResponse) return true;
+        if (frames.front().header.opcode != wire::Opcode::kGet) return true;
+        uint64_t bytes = frames.front().body.size() - 32;  // GetReply's info.
+        for (size_t index = 1; index < frames.size(); index++) bytes += frames[index].body.size();
+        return bytes >= data_bytes_expected || frames.back().header.kind == wire::FrameKind::kError;
+    };
+    if (!events_.run_until(events_.now() + kReplyDeadline, done)) {
+        return failed(fmt::format("request {} got no answer in time", to_u64(request)));
+    }
+    record(request);
+    return Status::ok();
+}
+
+Status Workload::expect_error(RequestId request, Code code, std::string_view what) {
+    const std::vector<ReceivedFrame>& frames = client_.frames(request);
+    if (frames.size() != 1 || frames[0].header.kind != wire::FrameKind::kError) {
+        return failed(fmt::format("{}: expected one error frame", what));
+    }
+    Result<wire::ErrorReply> error = wire::decode_error(frames[0].body.view());
+    if (!error.is_ok() || error.value().code != code) {
+        return failed(fmt::format("{}: expected {}", what, code_name(code)));
+    }
+    return Status::ok();
+}
+
+Status Workload::put(bool abandon) {
+    const std::string key = random_key();
+    Buffer object = random_object();
+    const RequestId request = next_request();
+    const bool size_declared = prng_.chance(1, 2);
+    const uint64_t digest = hash64(object.view());
+    // Pieces of random sizes, the first inside the request itself.
+    size_t offset = std::min<size_t>(object.size(), prng_.below(limits::kDataFrameBytesMax + 1));
+    Buffer frame;
+    wire::encode_request(request,
+                         wire::PutRequest{
+                                 .key = key,
+                                 .object_bytes = size_declared ? object.size()
+                                                               : wire::kObjectBytesUnknown,
+                                 .piece = {.last = offset == object.size() && !abandon,
+                                           .digest = digest,
+                                           .data = object.view().subspan(0, offset)},
+                         },
+                         frame);
+    client_.send(std::move(frame));
+    while (offset < object.size()) {
+        const size_t bytes = std::min<size_t>(object.size() - offset,
+                                              1 + prng_.below(limits::kDataFrameBytesMax));
+        if (abandon && offset + bytes == object.size()) break;  // Never sends the last piece.
+        Buffer piece;
+        wire::encode_put_piece(request,
+                               wire::PutPiece{.last = offset + bytes == object.size(),
+                                              .digest = digest,
+                                              .data = object.view().subspan(offset, bytes)},
+                               piece);
+        client_.send(std::move(piece));
+        offset += bytes;
+    }
+    const uint64_t overhead = storage::MemoryStore::kObjectOverheadBytes + key.size();
+    const bool fits = charged_bytes() + overhead + object.size() <= options_.memory_bytes;
+    if (abandon) {
+        // The client dies mid-put: whatever the node held must vanish with the connection.
+        events_.run_until(events_.now() + std::chrono::milliseconds(5));
+        client_.disconnect();
+        client_.connect(runtime_);
+        events_.run_until(events_.now() + std::chrono::milliseconds(5));
+        report_.puts_abandoned += 1;
+        return Status::ok();
+    }
+    SHOAL_TRY(await(request));
+    if (!fits) {
+        SHOAL_TRY(expect_error(request, Code::kResourceExhausted, "put over the budget"));
+        report_.puts_refused_no_space += 1;
+        return Status::ok();
+    }
+    const std::vector<ReceivedFrame>& frames = client_.frames(request);
+    if (frames.size() != 1 || frames[0].header.kind != wire::FrameKind::kResponse) {
+        return failed(fmt::format("put {} of {} bytes was not acknowledged", key, object.size()));
+    }
+    Result<wire::PutReply> reply = wire::decode_put_reply(frames[0].body.view());
+    if (!reply.is_ok() || reply.value().info.digest != digest ||
+        reply.value().info.object_bytes != object.size()) {
+        return failed(fmt::format("put {}: reply does not describe the object", key));
+    }
+    if (!(reply.value().info.version > version_last_)) {
+        return failed(fmt::format("put {}: version did not increase", key));
+    }
+    version_last_ = reply.value().info.version;
+    model_[key] = std::move(object);
+    report_.puts_acknowledged += 1;
+    client_.forget(request);
+    return Status::ok();
+}
+
+Status Workload::check_get(const std::string& key, RequestId request) {
+    const std::vector<ReceivedFrame>& frames = client_.frames(request);
+    auto expected = model_.find(key);
+    if (expected == model_.end()) return expect_error(request, Code::kNotFound, "get of absent");
+    if (frames.empty() || frames[0].header.kind != wire::FrameKind::kResponse) {
+        return failed(fmt::format("get {}: no reply", key));
+    }
+    Result<wire::GetReply> reply = wire::decode_get_reply(frames[0].body.view());
+    if (!reply.is_ok()) return failed(fmt::format("get {}: bad reply", key));
+    Buffer data(reply.value().data);
+    for (size_t index = 1; index < frames.size(); index++) {
+        if (frames[index].header.kind != wire::FrameKind::kData) {
+            return failed(fmt::format("get {}: stream broke off", key));
+        }
+        data.append(frames[index].body.view());
+    }
+    const Buffer& object = expected->second;
+    if (!equal_bytes(data.view(), object.view()) ||
+        reply.value().info.digest != hash64(object.view())) {
+        return failed(fmt::format("get {}: {} bytes read back differ from the {} acknowledged",
+                                  key,
+                                  data.size(),
+                                  object.size()));
+    }
+    report_.gets_checked += 1;
+    return Status::ok();
+}
+
+// Several gets at once: big ones fill the send queue, so the node must pause and resume.
+Status Workload::get_many(size_t count) {
+    std::vector<std::pair<std::string, RequestId>> gets;
+    for (size_t index = 0; index < count; index++) {
+        gets.emplace_back(random_key(), next_request());
+        Buffer frame;
+        wire::encode_request(gets.back().second, wire::GetRequest{.key = gets.back().first},
+                             frame);
+        client_.send(std::move(frame));
+    }
+    for (const auto& [key, request] : gets) {
+        auto found = model_.find(key);
+        SHOAL_TRY(await(request, found == model_.end() ? 0 : found->second.size()));
+        SHOAL_TRY(check_get(key, request));
+        client_.forget(request);
+    }
+    return Status::ok();
+}
+
+Status Workload::remove() {
+    const std::string key = random_key();
+    const RequestId request = next_request();
+    Buffer frame;
+    wire::encode_request(request, wire::DeleteRequest{.key = key}, frame);
+    client_.send(std::move(frame));
+    SHOAL_TRY(await(request));
+    if (model_.erase(key) == 0) return expect_error(request, Code::kNotFound, "delete of absent");
+    const std::vector<ReceivedFrame>& frames = client_.frames(request);
+    if (frames.size() != 1 || frames[0].header.kind != wire::FrameKind::kResponse) {
+        return failed(fmt::format("delete {} failed", key));
+    }
+    client_.forget(request);
+    return Status::ok();
+}
+
+Status Workload::stat() {
+    const std::string key = random_key();
+    const RequestId request = next_request();
+    Buffer frame;
+    wire::encode_request(request, wire::StatRequest{.key = key}, frame);
+    client_.send(std::move(frame));
+    SHOAL_TRY(await(request));
+    auto expected = model_.find(key);
+    if (expected == model_.end()) return expect_error(request, Code::kNotFound, "stat of absent");
+    Result<wire::StatReply> reply = wire::decode_stat_reply(client_.frames(request)[0].body.view());
+    if (!reply.is_ok() || reply.value().info.object_bytes != expected->second.size()) {
+        return failed(fmt::format("stat {}: wrong size", key));
+    }
+    client_.forget(request);
+    return Status::ok();
+}
+
+Status Workload::list() {
+    static constexpr std::array<std::string_view, 5> kPrefixes{"", "photos/", "docs/", "k1", "zz"};
+    const std::string prefix(kPrefixes[prng_.below(kPrefixes.size())]);
+    const std::string start_after = prng_.chance(1, 2) ? "" : random_key();
+    const auto limit = static_cast<uint32_t>(1 + prng_.below(10));
+    const RequestId request = next_request();
+    Buffer frame;
+    wire::encode_request(
+            request,
+            wire::ListRequest{.prefix = prefix, .start_after = start_after, .limit = limit},
+            frame);
+    client_.send(std::move(frame));
+    SHOAL_TRY(await(request));
+    Result<wire::ListReply> reply = wire::decode_list_reply(client_.frames(request)[0].body.view());
+    if (!reply.is_ok()) return failed("list: bad reply");
+    std::vector<std::string> expected;
+    bool truncated = false;
+    for (const auto& [key, object] : model_) {
+        if (!key.starts_with(prefix) || key <= start_after) continue;
+        if (expected.size() == limit) {
+            truncated = true;
+            break;
+        }
+        expected.push_back(key);
+    }
+    std::vector<std::string> actual;
+    for (const wire::ListEntry& entry : reply.value().entries) actual.push_back(entry.key);
+    if (actual != expected || reply.value().truncated != truncated) {
+        return failed(fmt::format("list prefix=\"{}\" after=\"{}\" limit={}: got {} keys, "
+                                  "expected {}",
+                                  prefix,
+                                  start_after,
+                                  limit,
+                                  actual.size(),
+                                  expected.size()));
+    }
+    report_.lists_checked += 1;
+    client_.forget(request);
+    return Status::ok();
+}
+
+Status Workload::check_budget() {
+    const storage::StoreStats stats = node_.store_stats();
+    if (stats.objects != model_.size() || stats.budget_used_bytes != charged_bytes()) {
+        return failed(fmt::format("store holds {} objects and charges {} bytes; the model says "
+                                  "{} and {}",
+                                  stats.objects,
+                                  stats.budget_used_bytes,
+                                  model_.size(),
+                                  charged_bytes()));
+    }
+    return Status::ok();
+}
+
+Status Workload::step() {
+    const uint64_t choice = prng_.below(100);
+    if (choice < 35) return put(/*abandon=*/false);
+    if (choice < 40) return put(/*abandon=*/true);
+    if (choice < 65) return get_many(1 + prng_.below(4));
+    if (choice < 75) return remove();
+    if (choice < 85) return stat();
+    return list();
+}
+
+WorkloadReport Workload::run() {
+    for (uint32_t operation = 0; operation < options_.operations; operation++) {
+        report_.status = step();
+        if (!report_.status.is_ok()) break;
+        if (operation % 16 == 0) report_.status = check_budget();
+        if (!report_.status.is_ok()) break;
+    }
+    // Liveness at the end: with every client gone, the budget holds exactly the model.
+    if (report_.status.is_ok()) {
+        client_.disconnect();
+        events_.run_until(events_.now() + std::chrono::milliseconds(10));
+        report_.status = check_budget();
+    }
+    if (report_.status.is_ok() && sink_->errors() > 0) {
+        report_.status = failed(fmt::format("{} error-level log lines", sink_->errors()));
+    }
+    report_.trace_digest = trace_.digest();
+    report_.events_run = events_.events_run();
+    return std::move(report_);
+}
+
+}  // namespace
+
+WorkloadReport run_single_node_workload(const WorkloadOptions& options) {
+    Workload workload(options);
+    return workload.run();
+}
+
+}  // namespace shoal::sim
