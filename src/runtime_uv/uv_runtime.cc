@@ -82,8 +82,15 @@ struct UvRuntime::Loop final : public runtime::Network {
     }
 
     ~Loop() override {
-        // run() closes every handle before it returns; a loop never run has only this one.
-        uv_run(&loop, UV_RUN_NOWAIT);
+        // run() closes every handle before it returns; a loop that never ran (a start-up
+        // failure) may still hold the listener or signal watchers.
+        uv_walk(
+                &loop,
+                [](uv_handle_t* handle, void*) {
+                    if (!uv_is_closing(handle)) uv_close(handle, nullptr);
+                },
+                nullptr);
+        uv_run(&loop, UV_RUN_DEFAULT);
         SHOAL_ASSERT(uv_loop_close(&loop) == 0);
     }
 
