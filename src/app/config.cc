@@ -100,7 +100,7 @@ Status read_file(const std::string& path, Config& config) {
     if (status.is_ok()) status = read_string(root, "log.level", config.log_level);
     if (status.is_ok()) status = read_string(root, "log.file", config.log_file);
     if (status.is_ok() && !listen_text.empty()) {
-        Result<HostPort> listen = parse_host_port(listen_text);
+        Result<HostPort> listen = parse_host_port(listen_text, PortZero::kAllowed);
         if (!listen.is_ok()) status = Status::invalid_argument(
                 fmt::format("node.listen: {}", listen.status().message()));
         else config.listen = listen.value();
@@ -117,7 +117,7 @@ Status apply_overrides(const ConfigOverrides& overrides, Config& config) {
     if (overrides.log_level) config.log_level = *overrides.log_level;
     if (overrides.log_file) config.log_file = *overrides.log_file;
     if (overrides.listen) {
-        SHOAL_TRY_ASSIGN(config.listen, parse_host_port(*overrides.listen));
+        SHOAL_TRY_ASSIGN(config.listen, parse_host_port(*overrides.listen, PortZero::kAllowed));
     }
     if (overrides.memory_bytes) {
         Result<uint64_t> bytes = parse_bytes(*overrides.memory_bytes);

@@ -11,7 +11,7 @@ std::string HostPort::to_string() const {
     return fmt::format("{}:{}", host, port);
 }
 
-Result<HostPort> parse_host_port(std::string_view text) {
+Result<HostPort> parse_host_port(std::string_view text, PortZero port_zero) {
     const auto invalid = [&](std::string_view why) {
         return Status::invalid_argument(
                 fmt::format("address \"{}\" is not HOST:PORT: {}", text, why));
@@ -30,9 +30,12 @@ Result<HostPort> parse_host_port(std::string_view text) {
     unsigned port = 0;
     const auto [end, error] =
             std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (error != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
+    const unsigned port_min = port_zero == PortZero::kAllowed ? 0 : 1;
+    if (error != std::errc() || end != port_text.data() + port_text.size() || port < port_min ||
         port > 65535) {
-        return invalid("the port must be a number in 1..65535");
+        return invalid(port_zero == PortZero::kAllowed
+                               ? "the port must be a number in 0..65535 (0: any free port)"
+                               : "the port must be a number in 1..65535");
     }
     return HostPort{.host = std::string(host), .port = static_cast<uint16_t>(port)};
 }

@@ -16,7 +16,6 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -146,16 +145,24 @@ NodeProcess::NodeProcess(const TempDir& directory, std::vector<std::string> extr
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
     pid_ = spawn(argv, Redirects{.stderr_path = log_path_});
     // The node logs the port it bound; wait for that line, bounded.
-    const std::regex started("node_started .* port=([0-9]+)");
-    std::smatch match;
     std::string text;
+    size_t port_at = std::string::npos;
+    bool exited = false;
     const bool up = poll_until(milliseconds(10'000), [&] {
         text = read_file(log_path_);
-        return std::regex_search(text, match, started);
+        int status = 0;
+        exited = exited || waitpid(pid_, &status, WNOHANG) == pid_;
+        if (exited) return true;
+        const size_t started = text.find("node_started");
+        if (started == std::string::npos) return false;
+        port_at = text.find(" port=", started);
+        return port_at != std::string::npos;
     });
     INFO("shoald did not start; its log:\n" << text);
+    if (exited) pid_ = -1;
     REQUIRE(up);
-    port_ = static_cast<uint16_t>(std::stoi(match[1].str()));
+    REQUIRE_FALSE(exited);
+    port_ = static_cast<uint16_t>(std::stoi(text.substr(port_at + 6)));
 }
 
 NodeProcess::~NodeProcess() {

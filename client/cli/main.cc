@@ -1,0 +1,232 @@
+// shoal: the command-line client. Talks to any node; see `shoal --help` and README.md.
+#include <cstdio>
+#include <cstdlib>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "exit_codes.h"
+#include "local_files.h"
+#include "output.h"
+#include "progress.h"
+#include "shoal/base/limits.h"
+#include "shoal/client/client.h"
+#include "shoal/wire/messages.h"
+
+namespace shoal::cli {
+namespace {
+
+constexpr const char* kDefaultNode = "127.0.0.1:7400";
+
+struct Arguments {
+    std::string node;
+    bool json = false;
+    uint32_t timeout_seconds = 60;
+    std::string key;
+    std::string file;
+    std::string output;
+    std::string prefix;
+    uint64_t limit = 1000;
+};
+
+int report(const Status& status, int exit_code) {
+    std::fputs(fmt::format("shoal: {}\n", status.message()).c_str(), stderr);
+    return exit_code;
+}
+
+// Maps a failed call to its exit code, by where the failure came from.
+int failed(const client::Connection& connection, const Status& status, std::string_view what) {
+    const Status described =
+            Status::from_code(status.code(), fmt::format("{}: {}", what, status.message()));
+    switch (connection.failure_source()) {
+        case client::FailureSource::kConnection:
+            return report(described, kExitCannotConnect);
+        case client::FailureSource::kLocal:
+            return report(described, kExitLocalFile);
+        case client::FailureSource::kNode:
+            return report(described,
+                          status.code() == Code::kNotFound ? kExitNotFound : kExitNodeError);
+        case client::FailureSource::kProtocol:
+            return report(described, kExitNodeError);
+        case client::FailureSource::kNone:
+            break;
+    }
+    return report(described, kExitInternal);
+}
+
+void print(const std::string& line) {
+    std::fputs((line + "\n").c_str(), stdout);
+}
+
+int put(client::Connection& connection, const Arguments& arguments) {
+    Result<InputFile> input = open_input(arguments.file);
+    if (!input.is_ok()) return report(input.status(), kExitLocalFile);
+    client::FdSource source(input.value().fd, input.value().name);
+    ProgressBar bar(fmt::format("put {}", arguments.key));
+    Result<wire::ObjectInfo> info = connection.put(
+            arguments.key, source, input.value().size, [&](uint64_t done, auto total) {
+                bar.update(done, total);
+            });
+    if (!info.is_ok())
+        return failed(connection, info.status(), fmt::format("put {}", arguments.key));
+    print(describe_object(arguments.key, info.value(), arguments.json));
+    return kExitOk;
+}
+
+int get(client::Connection& connection, const Arguments& arguments) {
+    std::optional<OutputFile> output;
+    if (!arguments.output.empty() && arguments.output != "-") {
+        Result<OutputFile> created = OutputFile::create(arguments.output);
+        if (!created.is_ok()) return report(created.status(), kExitLocalFile);
+        output.emplace(std::move(created).value());
+    }
+    client::FdSink sink(output ? output->fd() : STDOUT_FILENO,
+                        output ? output->path() : std::string("stdout"));
+    ProgressBar bar(fmt::format("get {}", arguments.key));
+    Result<wire::ObjectInfo> info = connection.get(
+            arguments.key, sink, [&](uint64_t done, auto total) { bar.update(done, total); });
+    if (!info.is_ok())
+        return failed(connection, info.status(), fmt::format("get {}", arguments.key));
+    if (output) {
+        if (Status committed = output->commit(); !committed.is_ok()) {
+            return report(committed, kExitLocalFile);
+        }
+        if (arguments.json) print(describe_object(arguments.key, info.value(), true));
+    }
+    return kExitOk;
+}
+
+int stat(client::Connection& connection, const Arguments& arguments) {
+    Result<wire::ObjectInfo> info = connection.stat(arguments.key);
+    if (!info.is_ok())
+        return failed(connection, info.status(), fmt::format("stat {}", arguments.key));
+    if (arguments.json) {
+        print(describe_object(arguments.key, info.value(), true));
+        return kExitOk;
+    }
+    print(fmt::format("key:     {}\nsize:    {}\nversion: {}\ndigest:  {}",
+                      arguments.key,
+                      info.value().object_bytes,
+                      format_version(info.value().version),
+                      format_digest(info.value().digest)));
+    return kExitOk;
+}
+
+int remove(client::Connection& connection, const Arguments& arguments) {
+    Result<Version> version = connection.remove(arguments.key);
+    if (!version.is_ok())
+        return failed(connection, version.status(), fmt::format("rm {}", arguments.key));
+    if (arguments.json) {
+        print(fmt::format(R"({{"key":{},"deleted":true,"version":"{}"}})",
+                          json_string(arguments.key),
+                          format_version(version.value())));
+    }
+    return kExitOk;
+}
+
+// Pages through the node's answers until `limit` keys or the end.
+int list(client::Connection& connection, const Arguments& arguments) {
+    std::string start_after;
+    uint64_t listed = 0;
+    bool truncated = true;
+    std::string json_entries;
+    while (truncated && listed < arguments.limit) {
+        const auto page_limit = static_cast<uint32_t>(
+                std::min<uint64_t>(arguments.limit - listed, limits::kListEntriesMax));
+        Result<wire::ListReply> reply = connection.list(arguments.prefix, start_after, page_limit);
+        if (!reply.is_ok()) return failed(connection, reply.status(), "ls");
+        for (const wire::ListEntry& entry : reply.value().entries) {
+            if (arguments.json) {
+                if (!json_entries.empty()) json_entries += ',';
+                json_entries += describe_object(entry.key, entry.info, true);
+            } else {
+                print(describe_object(entry.key, entry.info, false));
+            }
+        }
+        listed += reply.value().entries.size();
+        truncated = reply.value().truncated;
+        if (reply.value().entries.empty()) break;
+        start_after = reply.value().entries.back().key;
+    }
+    if (arguments.json) {
+        print(fmt::format(R"({{"entries":[{}],"truncated":{}}})", json_entries, truncated));
+    }
+    return kExitOk;
+}
+
+int ping(client::Connection& connection, const Arguments& arguments) {
+    const Status pong = connection.ping();
+    if (!pong.is_ok()) return failed(connection, pong, "ping");
+    print(arguments.json
+                  ? fmt::format(R"({{"node":{},"ok":true}})", json_string(connection.address()))
+                  : fmt::format("{} is up", connection.address()));
+    return kExitOk;
+}
+
+}  // namespace
+}  // namespace shoal::cli
+
+int main(int argc, char** argv) {
+    using namespace shoal::cli;  // NOLINT(google-build-using-namespace): main only.
+    CLI::App cli("shoal: the command-line client of a shoal object store", "shoal");
+    cli.footer(kExitCodesHelp);
+    cli.require_subcommand(1);
+    Arguments arguments;
+    cli.add_option("--node",
+                   arguments.node,
+                   "HOST:PORT of any node (else $SHOAL_NODE, else 127.0.0.1:7400)");
+    cli.add_flag("--json", arguments.json, "machine-readable output");
+    cli.add_option("--timeout", arguments.timeout_seconds, "seconds to wait for the node to move")
+            ->check(CLI::Range(1, 86400));
+
+    CLI::App* put = cli.add_subcommand("put", "store FILE (or stdin) as KEY");
+    put->add_option("KEY", arguments.key, "the object's key")->required();
+    put->add_option("FILE", arguments.file, "the file to store; - or none reads stdin");
+    CLI::App* get = cli.add_subcommand("get", "fetch KEY to stdout or a file");
+    get->add_option("KEY", arguments.key, "the object's key")->required();
+    get->add_option("-o,--output", arguments.output, "write to this file instead of stdout");
+    CLI::App* remove = cli.add_subcommand("rm", "delete KEY");
+    remove->add_option("KEY", arguments.key, "the object's key")->required();
+    CLI::App* stat = cli.add_subcommand("stat", "show KEY's size, version and digest");
+    stat->add_option("KEY", arguments.key, "the object's key")->required();
+    CLI::App* list = cli.add_subcommand("ls", "list keys that start with PREFIX, in order");
+    list->add_option("PREFIX", arguments.prefix, "only keys that start with this");
+    list->add_option("--limit", arguments.limit, "at most this many keys")
+            ->check(CLI::PositiveNumber);
+    CLI::App* ping = cli.add_subcommand("ping", "check that the node answers");
+    for (CLI::App* verb : {put, get, remove, stat, list, ping})
+        verb->footer(kExitCodesHelp);
+
+    try {
+        cli.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        const int code = cli.exit(error);
+        return code == 0 ? kExitOk : kExitUsage;
+    }
+    if (!ping->parsed() && !list->parsed()) {
+        if (shoal::Status valid = shoal::wire::validate_key(arguments.key); !valid.is_ok()) {
+            return report(valid, kExitUsage);
+        }
+    }
+    if (arguments.node.empty()) {
+        const char* environment = std::getenv("SHOAL_NODE");
+        arguments.node =
+                environment != nullptr && *environment != '\0' ? environment : kDefaultNode;
+    }
+    shoal::client::Options options{.address = arguments.node,
+                                   .io_timeout = std::chrono::seconds(arguments.timeout_seconds)};
+    shoal::Result<shoal::client::Connection> connection =
+            shoal::client::Connection::connect(options);
+    if (!connection.is_ok()) {
+        const bool usage = connection.status().code() == shoal::Code::kInvalidArgument;
+        return report(connection.status(), usage ? kExitUsage : kExitCannotConnect);
+    }
+    shoal::client::Connection& node = connection.value();
+    if (put->parsed()) return shoal::cli::put(node, arguments);
+    if (get->parsed()) return shoal::cli::get(node, arguments);
+    if (remove->parsed()) return shoal::cli::remove(node, arguments);
+    if (stat->parsed()) return shoal::cli::stat(node, arguments);
+    if (list->parsed()) return shoal::cli::list(node, arguments);
+    return shoal::cli::ping(node, arguments);
+}

@@ -1,0 +1,22 @@
+// How the CLI prints results: plain text for people, one JSON object with --json for scripts.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "shoal/base/version.h"
+#include "shoal/wire/messages.h"
+
+namespace shoal::cli {
+
+// "<hlc>.<node>", both decimal.
+std::string format_version(const Version& version);
+// 16 lowercase hex digits.
+std::string format_digest(uint64_t digest);
+// A JSON string literal, quotes included; control and non-ASCII bytes escaped as \u00XX.
+std::string json_string(std::string_view text);
+
+// One object's description: "key size version digest" or a JSON object.
+std::string describe_object(std::string_view key, const wire::ObjectInfo& info, bool json);
+
+}  // namespace shoal::cli
