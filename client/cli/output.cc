@@ -5,7 +5,7 @@
 namespace shoal::cli {
 
 std::string format_version(const Version& version) {
-    return fmt::format("{}.{}", version.hlc, to_u64(version.node));
+    return fmt::format("{}-{:016x}", version.hlc, to_u64(version.node));
 }
 
 std::string format_digest(uint64_t digest) {

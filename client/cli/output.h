@@ -9,7 +9,7 @@
 
 namespace shoal::cli {
 
-// "<hlc>.<node>", both decimal.
+// "<hlc>-<node>": the HLC timestamp in decimal, the node id in hex.
 std::string format_version(const Version& version);
 // 16 lowercase hex digits.
 std::string format_digest(uint64_t digest);

@@ -1,8 +1,8 @@
 #include "shoal/node/node.h"
 
-#include <spdlog/spdlog.h>
-
 #include <variant>
+
+#include <spdlog/spdlog.h>
 
 #include "shoal/base/limits.h"
 
@@ -25,15 +25,13 @@ Status Node::Options::validate() const {
 }
 
 Node::Node(const Options& options, runtime::Runtime& runtime, spdlog::logger& log)
-        : options_(options), runtime_(runtime), log_(log), store_(options.memory) {
+    : options_(options), runtime_(runtime), log_(log), store_(options.memory) {
     SHOAL_ASSERT(options.validate().is_ok());
 }
 
 void Node::on_accepted(runtime::ConnectionId connection, const std::string& peer_address) {
-    SPDLOG_LOGGER_DEBUG(&log_,
-                        "connection_accepted connection={} peer={}",
-                        to_u64(connection),
-                        peer_address);
+    SPDLOG_LOGGER_DEBUG(
+            &log_, "connection_accepted connection={} peer={}", to_u64(connection), peer_address);
     Connection state;
     state.peer_address = peer_address;
     const bool inserted = connections_.emplace(connection, std::move(state)).second;
@@ -92,28 +90,25 @@ void Node::on_request(runtime::ConnectionId id, Connection& connection, const wi
     }
     stats_.requests += 1;
     if (shutting_down_) {
-        reply_error(id,
-                    request,
-                    frame.header.opcode,
-                    Status::unavailable("the node is shutting down"));
+        reply_error(
+                id, request, frame.header.opcode, Status::unavailable("the node is shutting down"));
         return;
     }
-    std::visit(Overloaded{
-                       [&](const wire::PutRequest& put) { on_put(id, connection, request, put); },
-                       [&](const wire::PutPiece&) { SHOAL_ASSERT(false); },
-                       [&](const wire::GetRequest& get) {
-                           on_get(id, connection, request, get.key);
-                       },
-                       [&](const wire::DeleteRequest& del) { on_delete(id, request, del.key); },
-                       [&](const wire::StatRequest& stat) { on_stat(id, request, stat.key); },
-                       [&](const wire::ListRequest& list) { on_list(id, request, list); },
-                       [&](const wire::PingRequest&) {
-                           Buffer reply;
-                           wire::encode_reply(request, wire::PingReply{}, reply);
-                           send(id, std::move(reply));
-                       },
-               },
-               decoded.value());
+    std::visit(
+            Overloaded{
+                    [&](const wire::PutRequest& put) { on_put(id, connection, request, put); },
+                    [&](const wire::PutPiece&) { SHOAL_ASSERT(false); },
+                    [&](const wire::GetRequest& get) { on_get(id, connection, request, get.key); },
+                    [&](const wire::DeleteRequest& del) { on_delete(id, request, del.key); },
+                    [&](const wire::StatRequest& stat) { on_stat(id, request, stat.key); },
+                    [&](const wire::ListRequest& list) { on_list(id, request, list); },
+                    [&](const wire::PingRequest&) {
+                        Buffer reply;
+                        wire::encode_reply(request, wire::PingReply{}, reply);
+                        send(id, std::move(reply));
+                    },
+            },
+            decoded.value());
 }
 
 void Node::on_put(runtime::ConnectionId id,
@@ -184,6 +179,7 @@ void Node::apply_piece(runtime::ConnectionId id,
         reply_error(id, request, wire::Opcode::kPut, status);
         connection.puts.erase(put);
         abort_put(connection, request, !piece.last);
+        if (shutting_down_) finish_shutdown_if_drained();
         return;
     }
     stats_.bytes_received += piece.data.size();
@@ -191,9 +187,8 @@ void Node::apply_piece(runtime::ConnectionId id,
 
     const Version version = next_version();
     storage::ObjectRef object = pending.builder.finish(version, pending.assembly.digest());
-    const wire::ObjectInfo info{.version = version,
-                                .object_bytes = object->object_bytes,
-                                .digest = object->digest};
+    const wire::ObjectInfo info{
+            .version = version, .object_bytes = object->object_bytes, .digest = object->digest};
     store_.commit(pending.assembly.key(), std::move(object));
     connection.puts.erase(put);
 
@@ -386,7 +381,11 @@ void Node::on_tick() {
     shutdown_ticks_ += 1;
     if (shutdown_ticks_ < options_.shutdown_grace_ticks) return;
     // Out of grace: what has not finished fails, loudly, and never becomes visible.
+    size_t puts_failed = 0;
+    size_t gets_failed = 0;
     for (auto& [id, connection] : connections_) {
+        puts_failed += connection.puts.size();
+        gets_failed += connection.gets.size();
         for (const auto& [request, put] : connection.puts) {
             reply_error(id,
                         request,
@@ -402,6 +401,9 @@ void Node::on_tick() {
         stats_.puts_abandoned += connection.puts.size();
         connection.puts.clear();
         connection.gets.clear();
+    }
+    if (puts_failed + gets_failed > 0) {
+        log_.warn("puts_failed_at_shutdown count={} gets_failed={}", puts_failed, gets_failed);
     }
     finish_shutdown_if_drained();
 }

@@ -4,11 +4,10 @@
 // Method: each test starts its own memory-mode shoald on 127.0.0.1 (OS-chosen port) and runs
 // the real `shoal` binary against it, with random files in a temporary directory.
 #include <signal.h>
+#include <thread>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-
-#include <thread>
 
 #include "support.h"
 
@@ -21,11 +20,8 @@ constexpr int kExitCannotConnect = 4;
 constexpr int kExitServerError = 5;
 
 TEST_CASE("integration: put and get round-trip files byte-exact", "[integration][cli]") {
-    const uint64_t bytes = GENERATE(uint64_t{0},
-                                    uint64_t{1},
-                                    uint64_t{4096},
-                                    uint64_t{1} << 20,
-                                    uint64_t{100} << 20);
+    const uint64_t bytes = GENERATE(
+            uint64_t{0}, uint64_t{1}, uint64_t{4096}, uint64_t{1} << 20, uint64_t{100} << 20);
     CAPTURE(bytes);
     TempDir directory;
     NodeProcess node(directory);
@@ -109,8 +105,8 @@ TEST_CASE("integration: a node that cannot be reached exits 4", "[integration][c
         port = node.port();
         REQUIRE(node.terminate() == 0);
     }
-    const RunResult ping = run({shoal_path(), "--node", "127.0.0.1:" + std::to_string(*port),
-                                "ping"});
+    const RunResult ping =
+            run({shoal_path(), "--node", "127.0.0.1:" + std::to_string(*port), "ping"});
     REQUIRE(ping.exit_code == kExitCannotConnect);
     REQUIRE_FALSE(ping.err.empty());
 }
@@ -142,9 +138,9 @@ TEST_CASE("integration: a client killed mid-put leaves no visible object", "[int
     NodeProcess node(directory);
     int pipe_fds[2];
     REQUIRE(pipe(pipe_fds) == 0);
-    const pid_t client = spawn({shoal_path(), "--node", node.address(), "put", "half", "-"},
-                               Redirects{.stderr_path = directory.file("client.err"),
-                                         .stdin_fd = pipe_fds[0]});
+    const pid_t client =
+            spawn({shoal_path(), "--node", node.address(), "put", "half", "-"},
+                  Redirects{.stderr_path = directory.file("client.err"), .stdin_fd = pipe_fds[0]});
     close(pipe_fds[0]);
     // Writing 3 MiB into a 64 KiB pipe returns only once the client has read most of it, so
     // the client has begun the put when it is killed.

@@ -3,10 +3,10 @@
 //
 // Method: raw TCP sockets send hand-made frames (a 4 GiB length, garbage, a put cut off by a
 // reset) to a real shoald while the real CLI checks that the node still answers.
-#include <catch2/catch.hpp>
-
 #include <array>
 #include <thread>
+
+#include <catch2/catch.hpp>
 
 #include "shoal/base/bytes.h"
 #include "shoal/base/coding.h"
@@ -16,7 +16,9 @@
 namespace shoal::integration {
 namespace {
 
-bool node_answers(const NodeProcess& node) { return node.cli({"ping"}).exit_code == 0; }
+bool node_answers(const NodeProcess& node) {
+    return node.cli({"ping"}).exit_code == 0;
+}
 
 TEST_CASE("integration: a frame header claiming 4 GiB closes only its connection",
           "[integration][protocol]") {

@@ -1,23 +1,23 @@
 #include "support.h"
 
+#include <cstdlib>
+#include <cstring>
 #include <fcntl.h>
-#include <netinet/in.h>
+#include <filesystem>
+#include <fstream>
 #include <poll.h>
+#include <random>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
+#include <sstream>
+#include <thread>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <random>
-#include <sstream>
-#include <thread>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 
 extern char** environ;
 
@@ -62,11 +62,11 @@ pid_t spawn(const std::vector<std::string>& argv, const Redirects& redirects) {
     posix_spawn_file_actions_addopen(
             &actions, 2, redirects.stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     std::vector<char*> arguments;
-    for (const std::string& argument : argv) arguments.push_back(const_cast<char*>(argument.c_str()));
+    for (const std::string& argument : argv)
+        arguments.push_back(const_cast<char*>(argument.c_str()));
     arguments.push_back(nullptr);
     pid_t pid = -1;
-    const int error =
-            posix_spawn(&pid, arguments[0], &actions, nullptr, arguments.data(), environ);
+    const int error = posix_spawn(&pid, arguments[0], &actions, nullptr, arguments.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     INFO("spawn " << argv[0] << ": " << std::strerror(error));
     REQUIRE(error == 0);
@@ -117,7 +117,8 @@ void write_random_file(const std::string& path, uint64_t bytes, uint64_t seed) {
     std::ofstream stream(path, std::ios::binary);
     std::vector<uint64_t> block(64 * 1024);
     while (bytes > 0) {
-        for (uint64_t& word : block) word = random();
+        for (uint64_t& word : block)
+            word = random();
         const uint64_t chunk = std::min<uint64_t>(bytes, block.size() * 8);
         stream.write(reinterpret_cast<const char*>(block.data()),
                      static_cast<std::streamsize>(chunk));
@@ -130,11 +131,15 @@ bool files_equal(const std::string& left, const std::string& right) {
     return read_file(left) == read_file(right);
 }
 
-const char* shoald_path() { return SHOALD_PATH; }
-const char* shoal_path() { return SHOAL_CLI_PATH; }
+const char* shoald_path() {
+    return SHOALD_PATH;
+}
+const char* shoal_path() {
+    return SHOAL_CLI_PATH;
+}
 
 NodeProcess::NodeProcess(const TempDir& directory, std::vector<std::string> extra_flags)
-        : log_path_(directory.file("shoald.log")) {
+    : log_path_(directory.file("shoald.log")) {
     std::vector<std::string> argv{shoald_path(),
                                   "--name",
                                   "itest",
@@ -176,6 +181,11 @@ NodeProcess::~NodeProcess() {
 std::optional<int> NodeProcess::terminate(milliseconds timeout) {
     if (pid_ <= 0) return std::nullopt;
     kill(pid_, SIGTERM);
+    return wait(timeout);
+}
+
+std::optional<int> NodeProcess::wait(milliseconds timeout) {
+    if (pid_ <= 0) return std::nullopt;
     std::optional<int> code = wait_exit(pid_, timeout);
     if (code.has_value()) pid_ = -1;
     return code;
@@ -229,6 +239,31 @@ void RawSocket::reset() {
     setsockopt(fd_, SOL_SOCKET, SO_LINGER, &option, sizeof(option));
     close(fd_);
     fd_ = -1;
+}
+
+}  // namespace shoal::integration
+
+namespace shoal::integration {
+
+std::optional<std::pair<wire::FrameHeader, std::string>> RawSocket::read_frame(
+        milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+        Result<std::optional<wire::Frame>> next = decoder_.next();
+        REQUIRE(next.is_ok());
+        if (next.value().has_value()) {
+            return std::pair{next.value()->header, std::string(as_string_view(next.value()->body))};
+        }
+        const auto left = std::chrono::duration_cast<milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return std::nullopt;
+        pollfd poll_fd{.fd = fd_, .events = POLLIN, .revents = 0};
+        if (poll(&poll_fd, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
+        MutableByteView space = decoder_.prepare(64 * 1024);
+        const ssize_t got = recv(fd_, space.data(), space.size(), 0);
+        decoder_.commit(got > 0 ? static_cast<size_t>(got) : 0);
+        if (got <= 0) return std::nullopt;
+    }
 }
 
 }  // namespace shoal::integration

@@ -5,13 +5,15 @@
 // when it passes, never sleeps and hopes.
 #pragma once
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "shoal/wire/frame.h"
+#include <sys/types.h>
 
 namespace shoal::integration {
 
@@ -79,6 +81,8 @@ public:
 
     // Sends SIGTERM and returns the exit status, or nullopt if it did not stop in time.
     std::optional<int> terminate(milliseconds timeout = milliseconds(10'000));
+    // Waits for the node to exit by itself; the exit status, or nullopt at the deadline.
+    std::optional<int> wait(milliseconds timeout);
 
     // Runs the shoal CLI against this node.
     RunResult cli(std::vector<std::string> arguments,
@@ -105,9 +109,13 @@ public:
     bool closed_by_peer(milliseconds timeout);
     // Drops the connection with a reset, as a killed client does.
     void reset();
+    // The next whole frame from the node, or nullopt if none came within `timeout` or the
+    // connection closed.
+    std::optional<std::pair<wire::FrameHeader, std::string>> read_frame(milliseconds timeout);
 
 private:
     int fd_ = -1;
+    wire::FrameDecoder decoder_;
 };
 
 }  // namespace shoal::integration
