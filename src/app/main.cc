@@ -1,11 +1,11 @@
 // shoald: the node daemon. The composition root: parses flags and the config file, opens the
 // logs, and runs one Node on one UvRuntime until SIGINT or SIGTERM.
+#include <csignal>
+#include <cstdio>
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-
-#include <csignal>
-#include <cstdio>
 
 #include "app/config.h"
 #include "app/logging.h"
@@ -102,6 +102,8 @@ int main(int argc, char** argv) {
         const int code = cli.exit(error);
         return code == 0 ? kExitOk : kExitConfig;
     }
+    // A peer that vanishes mid-write must cost a failed write (EPIPE), not the process.
+    std::signal(SIGPIPE, SIG_IGN);
     shoal::Result<Config> config = load_config(arguments.config_path, arguments.overrides);
     if (!config.is_ok()) {
         std::fprintf(stderr, "shoald: %s\n", config.status().message().c_str());

@@ -1,16 +1,15 @@
 #include "shoal/runtime_uv/uv_runtime.h"
 
-#include <netinet/in.h>
-#include <uv.h>
-
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
-
 #include <map>
 #include <vector>
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <uv.h>
+
 #include "shoal/base/limits.h"
 #include "shoal/wire/frame.h"
+#include <netinet/in.h>
 
 namespace shoal::runtime_uv {
 namespace {
@@ -20,6 +19,8 @@ using runtime::OutFrame;
 
 // After stop(), connections get this long to write out what is queued before they are cut.
 constexpr uint64_t kStopFlushMs = 2000;
+// A connection's read buffer beyond this is freed once it holds no partial frame.
+constexpr size_t kIdleReadBufferBytesMax = 256 * 1024;
 // Buffers per uv_write: a write gathers many small replies, well under the kernel's IOV_MAX.
 constexpr size_t kWriteBuffersMax = 512;
 constexpr int kListenBacklog = 511;
@@ -258,7 +259,10 @@ void UvRuntime::Loop::dispatch_frames(UvConnection& connection) {
             close_connection(connection, next.status());
             return;
         }
-        if (!next.value().has_value()) return;
+        if (!next.value().has_value()) {
+            connection.decoder.shrink_if_idle(kIdleReadBufferBytesMax);
+            return;
+        }
         const wire::Frame& frame = *next.value();
         const ByteView whole(frame.body.data() - wire::kFrameHeaderBytes,
                              wire::kFrameHeaderBytes + frame.body.size());
@@ -282,15 +286,15 @@ void UvRuntime::Loop::on_turn_end() {
             if (connection->closing || connection->shutdown_when_flushed) continue;
             connection->shutdown_when_flushed = true;
             auto* request = new uv_shutdown_t{};
-            const int error = uv_shutdown(
-                    request,
-                    reinterpret_cast<uv_stream_t*>(&connection->tcp),
-                    [](uv_shutdown_t* done, int) {
-                        auto* self = static_cast<UvConnection*>(done->handle->data);
-                        delete done;
-                        static_cast<Loop*>(self->tcp.loop->data)
-                                ->close_connection(*self, Status::ok());
-                    });
+            const int error =
+                    uv_shutdown(request,
+                                reinterpret_cast<uv_stream_t*>(&connection->tcp),
+                                [](uv_shutdown_t* done, int) {
+                                    auto* self = static_cast<UvConnection*>(done->handle->data);
+                                    delete done;
+                                    static_cast<Loop*>(self->tcp.loop->data)
+                                            ->close_connection(*self, Status::ok());
+                                });
             if (error != 0) {
                 delete request;
                 close_connection(*connection, Status::ok());
@@ -317,15 +321,15 @@ void UvRuntime::Loop::flush(UvConnection& connection) {
         }
         connection.pending.erase(connection.pending.begin(),
                                  connection.pending.begin() + static_cast<ptrdiff_t>(taken));
-        const int error = uv_write(&write->request,
-                                   reinterpret_cast<uv_stream_t*>(&connection.tcp),
-                                   write->buffers.data(),
-                                   static_cast<unsigned>(write->buffers.size()),
-                                   [](uv_write_t* request, int status) {
-                                       auto* done = reinterpret_cast<WriteRequest*>(request);
-                                       static_cast<Loop*>(request->handle->loop->data)
-                                               ->on_write_done(done, status);
-                                   });
+        const int error = uv_write(
+                &write->request,
+                reinterpret_cast<uv_stream_t*>(&connection.tcp),
+                write->buffers.data(),
+                static_cast<unsigned>(write->buffers.size()),
+                [](uv_write_t* request, int status) {
+                    auto* done = reinterpret_cast<WriteRequest*>(request);
+                    static_cast<Loop*>(request->handle->loop->data)->on_write_done(done, status);
+                });
         if (error != 0) {
             connection.queued_bytes -= write->bytes;
             delete write;
@@ -358,7 +362,8 @@ void UvRuntime::Loop::close_connection(UvConnection& connection, Status reason) 
     connection.close_reason = std::move(reason);
     connection.queued_bytes -= std::min(connection.queued_bytes, [&] {
         size_t bytes = 0;
-        for (const OutFrame& frame : connection.pending) bytes += frame.size();
+        for (const OutFrame& frame : connection.pending)
+            bytes += frame.size();
         return bytes;
     }());
     connection.pending.clear();
@@ -391,8 +396,7 @@ void UvRuntime::Loop::begin_stop() {
             [](uv_timer_t* timer) {
                 auto* self = static_cast<Loop*>(timer->data);
                 for (auto& [id, connection] : self->connections) {
-                    self->close_connection(*connection,
-                                           Status::unavailable("the node stopped"));
+                    self->close_connection(*connection, Status::unavailable("the node stopped"));
                 }
             },
             kStopFlushMs,
@@ -458,8 +462,8 @@ uint16_t UvRuntime::listening_port() const {
     SHOAL_ASSERT(loop_->listening);
     sockaddr_storage address{};
     int length = sizeof(address);
-    SHOAL_ASSERT(uv_tcp_getsockname(&loop_->listener, reinterpret_cast<sockaddr*>(&address),
-                                    &length) == 0);
+    SHOAL_ASSERT(uv_tcp_getsockname(
+                         &loop_->listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
     if (address.ss_family == AF_INET6) {
         return ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port);
     }
@@ -503,7 +507,9 @@ void UvRuntime::run(runtime::Handler& handler) {
     SHOAL_ASSERT(loop_->stopped);
 }
 
-Instant UvRuntime::now() const { return Instant(Duration(uv_hrtime())); }
+Instant UvRuntime::now() const {
+    return Instant(Duration(uv_hrtime()));
+}
 
 uint64_t UvRuntime::wall_clock_ms() const {
     uv_timeval64_t time{};
@@ -511,8 +517,12 @@ uint64_t UvRuntime::wall_clock_ms() const {
     return static_cast<uint64_t>(time.tv_sec) * 1000 + static_cast<uint64_t>(time.tv_usec) / 1000;
 }
 
-runtime::Network& UvRuntime::network() { return *loop_; }
+runtime::Network& UvRuntime::network() {
+    return *loop_;
+}
 
-void UvRuntime::stop() { loop_->begin_stop(); }
+void UvRuntime::stop() {
+    loop_->begin_stop();
+}
 
 }  // namespace shoal::runtime_uv

@@ -1,8 +1,8 @@
 #include "shoal/wire/frame.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
+
+#include <fmt/format.h>
 
 #include "shoal/base/coding.h"
 
@@ -48,10 +48,10 @@ Result<FrameHeader> decode_frame_header(ByteView source, uint32_t body_bytes_max
                 "frame: body of {} bytes is over the limit of {}", body_bytes, body_bytes_max));
     }
     if (version != kProtocolVersion) {
-        return Status::invalid_argument(fmt::format(
-                "frame: protocol version {} is not supported (this node speaks {})",
-                version,
-                kProtocolVersion));
+        return Status::invalid_argument(
+                fmt::format("frame: protocol version {} is not supported (this node speaks {})",
+                            version,
+                            kProtocolVersion));
     }
     if (!is_known_kind(kind)) {
         return Status::invalid_argument(fmt::format("frame: unknown kind {}", kind));
@@ -110,6 +110,13 @@ void FrameDecoder::commit(size_t bytes) {
     // prepare() made the whole capacity the size; the unwritten tail is dropped here.
     SHOAL_ASSERT(prepared_offset_ + bytes <= buffer_.size());
     buffer_.resize(prepared_offset_ + bytes);
+}
+
+void FrameDecoder::shrink_if_idle(size_t capacity_max) {
+    SHOAL_ASSERT(!prepared_);
+    if (buffered_bytes() > 0 || buffer_.capacity() <= capacity_max) return;
+    buffer_ = Buffer();
+    consumed_bytes_ = 0;
 }
 
 void FrameDecoder::feed(ByteView bytes) {

@@ -98,5 +98,25 @@ TEST_CASE("integration: a bad request gets an error reply and the connection sta
     REQUIRE(node_answers(node));
 }
 
+TEST_CASE("integration: a client that vanishes mid-get does not hurt the node",
+          "[integration][protocol]") {
+    TempDir directory;
+    NodeProcess node(directory);
+    write_random_file(directory.file("big"), 32 * 1024 * 1024, /*seed=*/11);
+    REQUIRE(node.cli({"put", "big", directory.file("big")}).exit_code == 0);
+    for (int attempt = 0; attempt < 3; attempt++) {
+        RawSocket client(node.port());
+        Buffer frame;
+        wire::encode_request(RequestId{1}, wire::GetRequest{.key = "big"}, frame);
+        REQUIRE(client.send_all(frame.data(), frame.size()));
+        REQUIRE(client.read_frame(milliseconds(5000)).has_value());  // The stream has begun.
+        client.reset();
+    }
+    REQUIRE(node_answers(node));
+    const RunResult get = node.cli({"get", "big", "-o", directory.file("copy")});
+    REQUIRE(get.exit_code == 0);
+    REQUIRE(files_equal(directory.file("big"), directory.file("copy")));
+}
+
 }  // namespace
 }  // namespace shoal::integration

@@ -77,6 +77,10 @@ public:
     // call to any method.
     Result<std::optional<Frame>> next();
 
+    // Frees the buffer if it holds no partial frame and has grown past `capacity_max`, so an
+    // idle connection does not keep the memory of the largest frame it ever received.
+    void shrink_if_idle(size_t capacity_max);
+
     // Bytes held that do not yet make a whole frame.
     size_t buffered_bytes() const { return buffer_.size() - consumed_bytes_; }
     size_t capacity_bytes() const { return buffer_.capacity(); }
@@ -88,7 +92,7 @@ private:
 
     uint32_t body_bytes_max_;
     Buffer buffer_;
-    size_t consumed_bytes_ = 0;  // Prefix of buffer_ already returned as frames.
+    size_t consumed_bytes_ = 0;   // Prefix of buffer_ already returned as frames.
     size_t prepared_offset_ = 0;  // Where the bytes of the last prepare() begin.
     bool prepared_ = false;       // A prepare() awaits its commit().
     std::optional<Status> failure_;
