@@ -45,6 +45,19 @@ Result<InputFile> open_input(const std::string& path) {
 }
 
 Result<OutputFile> OutputFile::create(const std::string& path) {
+    // A device or a pipe (-o /dev/null, -o /dev/stdout) is written in place: renaming a
+    // temporary file over it would replace the device itself.
+    struct stat existing {};
+    if (::stat(path.c_str(), &existing) == 0 && !S_ISREG(existing.st_mode)) {
+        if (S_ISDIR(existing.st_mode)) {
+            return Status::io_error(fmt::format("cannot write {}: it is a directory", path));
+        }
+        const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+        if (fd < 0) {
+            return Status::io_error(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+        }
+        return OutputFile(fd, path, "");
+    }
     const std::string temporary_path = fmt::format("{}.partial-{}", path, getpid());
     const int fd = open(temporary_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
@@ -71,6 +84,7 @@ Status OutputFile::commit() {
     if (close(fd) != 0) {
         return Status::io_error(fmt::format("cannot write {}: {}", path_, std::strerror(errno)));
     }
+    if (temporary_path_.empty()) return Status::ok();  // Written in place.
     if (rename(temporary_path_.c_str(), path_.c_str()) != 0) {
         return Status::io_error(
                 fmt::format("cannot rename to {}: {}", path_, std::strerror(errno)));

@@ -1,6 +1,7 @@
 // The CLI's local files: the input of a put (a file or stdin) and the output of a get, which
 // is written to a temporary file beside the target and renamed over it only when complete, so
-// a failed get never leaves a truncated file under the target's name.
+// a failed get never leaves a truncated file under the target's name. A target that exists
+// and is not a regular file (a device, a pipe) is written in place.
 #pragma once
 
 #include <cstdint>

@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "support.h"
+#include <sys/stat.h>
 
 namespace shoal::integration {
 namespace {
@@ -86,6 +87,26 @@ TEST_CASE("integration: stat, ls with a prefix and rm", "[integration][cli]") {
     const RunResult after = node.cli({"ls", "photos/"});
     REQUIRE(after.out.find("photos/cat.jpg") == std::string::npos);
     REQUIRE(after.out.find("photos/dog.jpg") != std::string::npos);
+}
+
+TEST_CASE("integration: get -o writes a device in place and never replaces it",
+          "[integration][cli]") {
+    TempDir directory;
+    NodeProcess node(directory);
+    write_random_file(directory.file("in"), 100'000, /*seed=*/21);
+    REQUIRE(node.cli({"put", "k", directory.file("in")}).exit_code == kExitOk);
+    REQUIRE(mkfifo(directory.file("pipe").c_str(), 0600) == 0);
+    // A reader on the pipe, so the get can open it for writing.
+    const pid_t reader = spawn({"/bin/cat", directory.file("pipe")},
+                               Redirects{.stdout_path = directory.file("out")});
+    const RunResult get = node.cli({"get", "k", "-o", directory.file("pipe")});
+    INFO(get.err);
+    REQUIRE(get.exit_code == kExitOk);
+    REQUIRE(wait_exit(reader, milliseconds(10'000)) == 0);
+    REQUIRE(files_equal(directory.file("in"), directory.file("out")));
+    struct stat after {};
+    REQUIRE(stat(directory.file("pipe").c_str(), &after) == 0);
+    REQUIRE(S_ISFIFO(after.st_mode));
 }
 
 TEST_CASE("integration: a missing key exits 3 and says so", "[integration][cli]") {
