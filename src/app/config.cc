@@ -5,7 +5,6 @@
 #define TOML_HEADER_ONLY 1
 #include <fmt/format.h>
 #include <spdlog/common.h>
-
 #include <toml++/toml.h>
 
 #include "shoal/base/units.h"
@@ -15,8 +14,7 @@ namespace {
 
 Status field_error(const toml::node& node, std::string_view field, std::string_view why) {
     const toml::source_position position = node.source().begin;
-    return Status::invalid_argument(
-            fmt::format("line {}: {}: {}", position.line, field, why));
+    return Status::invalid_argument(fmt::format("line {}: {}: {}", position.line, field, why));
 }
 
 Status read_string(const toml::table& table, std::string_view field, std::string& target) {
@@ -71,8 +69,8 @@ Status check_known_keys(const toml::table& root) {
         for (const auto& [key, field] : *value.as_table()) {
             if (std::find(known->second.begin(), known->second.end(), key.str()) ==
                 known->second.end()) {
-                return field_error(field, fmt::format("{}.{}", section.str(), key.str()),
-                                   "unknown setting");
+                return field_error(
+                        field, fmt::format("{}.{}", section.str(), key.str()), "unknown setting");
             }
         }
     }
@@ -83,10 +81,8 @@ Status read_file(const std::string& path, Config& config) {
     toml::parse_result parsed = toml::parse_file(path);
     if (!parsed) {
         const toml::parse_error& error = parsed.error();
-        return Status::invalid_argument(fmt::format("{}: line {}: {}",
-                                                    path,
-                                                    error.source().begin.line,
-                                                    error.description()));
+        return Status::invalid_argument(fmt::format(
+                "{}: line {}: {}", path, error.source().begin.line, error.description()));
     }
     const toml::table& root = parsed.table();
     std::string listen_text;
@@ -101,12 +97,14 @@ Status read_file(const std::string& path, Config& config) {
     if (status.is_ok()) status = read_string(root, "log.file", config.log_file);
     if (status.is_ok() && !listen_text.empty()) {
         Result<HostPort> listen = parse_host_port(listen_text, PortZero::kAllowed);
-        if (!listen.is_ok()) status = Status::invalid_argument(
-                fmt::format("node.listen: {}", listen.status().message()));
-        else config.listen = listen.value();
+        if (!listen.is_ok())
+            status = Status::invalid_argument(
+                    fmt::format("node.listen: {}", listen.status().message()));
+        else
+            config.listen = listen.value();
     }
-    if (!status.is_ok()) return Status::invalid_argument(fmt::format("{}: {}", path,
-                                                                     status.message()));
+    if (!status.is_ok())
+        return Status::invalid_argument(fmt::format("{}: {}", path, status.message()));
     return Status::ok();
 }
 
@@ -141,9 +139,9 @@ Status Config::validate() const {
                 storage_mode));
     }
     if (spdlog::level::from_str(log_level) == spdlog::level::off && log_level != "off") {
-        return Status::invalid_argument(fmt::format(
-                "log.level = \"{}\" is not one of trace, debug, info, warn, error, off",
-                log_level));
+        return Status::invalid_argument(
+                fmt::format("log.level = \"{}\" is not one of trace, debug, info, warn, error, off",
+                            log_level));
     }
     return node_options(NodeId{1}).validate();
 }
@@ -153,8 +151,8 @@ node::Node::Options Config::node_options(NodeId id) const {
     options.name = name;
     options.id = id;
     options.memory.memory_bytes = memory_bytes;
-    options.shutdown_grace_ticks = static_cast<uint32_t>(
-            std::chrono::milliseconds(shutdown_grace_ms) / kTickDuration);
+    options.shutdown_grace_ticks =
+            static_cast<uint32_t>(std::chrono::milliseconds(shutdown_grace_ms) / kTickDuration);
     return options;
 }
 

@@ -29,8 +29,7 @@ Result<Logging> Logging::open(const std::string& node_name,
 }
 
 std::shared_ptr<spdlog::logger> Logging::logger(const std::string& module) const {
-    auto logger = std::make_shared<spdlog::logger>(fmt::format("{}.{}", node_name_, module),
-                                                   sink_);
+    auto logger = std::make_shared<spdlog::logger>(fmt::format("{}.{}", node_name_, module), sink_);
     logger->set_level(level_);
     logger->flush_on(spdlog::level::warn);
     return logger;

@@ -1,8 +1,8 @@
 #include "shoal/base/address.h"
 
-#include <fmt/format.h>
-
 #include <charconv>
+
+#include <fmt/format.h>
 
 namespace shoal {
 

@@ -6,9 +6,9 @@
 namespace shoal {
 
 Buffer::Buffer(Buffer&& other) noexcept
-        : bytes_(std::move(other.bytes_)),
-          size_(std::exchange(other.size_, 0)),
-          capacity_(std::exchange(other.capacity_, 0)) {}
+    : bytes_(std::move(other.bytes_)),
+      size_(std::exchange(other.size_, 0)),
+      capacity_(std::exchange(other.capacity_, 0)) {}
 
 Buffer& Buffer::operator=(Buffer&& other) noexcept {
     bytes_ = std::move(other.bytes_);

@@ -15,13 +15,16 @@ uint64_t splitmix64(uint64_t& state) {
     return mixed ^ (mixed >> 31);
 }
 
-uint64_t rotate_left(uint64_t value, int bits) { return (value << bits) | (value >> (64 - bits)); }
+uint64_t rotate_left(uint64_t value, int bits) {
+    return (value << bits) | (value >> (64 - bits));
+}
 
 }  // namespace
 
 Prng::Prng(uint64_t seed) {
     uint64_t mixer = seed;
-    for (uint64_t& word : state_) word = splitmix64(mixer);
+    for (uint64_t& word : state_)
+        word = splitmix64(mixer);
 }
 
 uint64_t Prng::next_u64() {
@@ -41,7 +44,8 @@ uint64_t Prng::below(uint64_t bound) {
     // Rejection sampling removes the modulo bias.
     const uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
     uint64_t value = next_u64();
-    while (value >= limit) value = next_u64();
+    while (value >= limit)
+        value = next_u64();
     return value % bound;
 }
 

@@ -1,10 +1,10 @@
 #include "shoal/base/units.h"
 
-#include <fmt/format.h>
-
 #include <array>
 #include <charconv>
 #include <utility>
+
+#include <fmt/format.h>
 
 namespace shoal {
 
@@ -13,16 +13,29 @@ Result<uint64_t> parse_bytes(std::string_view text) {
     const char* const end = text.data() + text.size();
     const auto [unit_begin, error] = std::from_chars(text.data(), end, number);
     if (error != std::errc() || unit_begin == text.data()) {
-        return Status::invalid_argument(
-                fmt::format("\"{}\" is not a byte size (a number, then B, KiB, MiB, GiB or TiB)",
-                            text));
+        return Status::invalid_argument(fmt::format(
+                "\"{}\" is not a byte size (a number, then B, KiB, MiB, GiB or TiB)", text));
     }
     std::string_view unit(unit_begin, static_cast<size_t>(end - unit_begin));
-    while (unit.starts_with(' ')) unit.remove_prefix(1);
+    while (unit.starts_with(' '))
+        unit.remove_prefix(1);
     constexpr std::array<std::pair<std::string_view, unsigned>, 16> kUnits{{
-            {"", 0},    {"B", 0},   {"K", 10},  {"KB", 10}, {"KiB", 10}, {"M", 20},
-            {"MB", 20}, {"MiB", 20}, {"G", 30}, {"GB", 30}, {"GiB", 30}, {"T", 40},
-            {"TB", 40}, {"TiB", 40}, {"k", 10}, {"kB", 10},
+            {"", 0},
+            {"B", 0},
+            {"K", 10},
+            {"KB", 10},
+            {"KiB", 10},
+            {"M", 20},
+            {"MB", 20},
+            {"MiB", 20},
+            {"G", 30},
+            {"GB", 30},
+            {"GiB", 30},
+            {"T", 40},
+            {"TB", 40},
+            {"TiB", 40},
+            {"k", 10},
+            {"kB", 10},
     }};
     for (const auto& [name, shift] : kUnits) {
         if (unit != name) continue;
@@ -31,10 +44,8 @@ Result<uint64_t> parse_bytes(std::string_view text) {
         }
         return number << shift;
     }
-    return Status::invalid_argument(
-            fmt::format("\"{}\" has an unknown unit \"{}\" (use B, KiB, MiB, GiB or TiB)",
-                        text,
-                        unit));
+    return Status::invalid_argument(fmt::format(
+            "\"{}\" has an unknown unit \"{}\" (use B, KiB, MiB, GiB or TiB)", text, unit));
 }
 
 std::string format_bytes(uint64_t bytes) {

@@ -15,6 +15,8 @@ uint64_t HybridClock::next(uint64_t wall_clock_ms) {
     return last_;
 }
 
-void HybridClock::observe(uint64_t hlc) { last_ = std::max(last_, hlc); }
+void HybridClock::observe(uint64_t hlc) {
+    last_ = std::max(last_, hlc);
+}
 
 }  // namespace shoal

@@ -7,7 +7,7 @@
 namespace shoal::coordinator {
 
 PutAssembly::PutAssembly(std::string_view key, uint64_t object_bytes_declared)
-        : key_(key), object_bytes_declared_(object_bytes_declared) {
+    : key_(key), object_bytes_declared_(object_bytes_declared) {
     SHOAL_ASSERT(!key.empty());
 }
 
@@ -17,12 +17,11 @@ Status PutAssembly::on_piece(const wire::PutPiece& piece) {
                                        ? limits::kObjectBytesMax
                                        : object_bytes_declared_;
     if (piece.data.size() > bytes_max - received_bytes_) {
-        return Status::invalid_argument(
-                fmt::format("put: more than the {} bytes {}",
-                            bytes_max,
-                            object_bytes_declared_ == wire::kObjectBytesUnknown
-                                    ? "an object may hold"
-                                    : "the client declared"));
+        return Status::invalid_argument(fmt::format(
+                "put: more than the {} bytes {}",
+                bytes_max,
+                object_bytes_declared_ == wire::kObjectBytesUnknown ? "an object may hold"
+                                                                    : "the client declared"));
     }
     received_bytes_ += piece.data.size();
     hasher_.update(piece.data);

@@ -1,9 +1,9 @@
 // shoal-sim: runs simulated workloads by seed. `shoal-sim --seed=N` replays one run exactly;
 // `shoal-sim --runs=R --first-seed=S` tries seeds S..S+R-1 and prints every one that fails.
+#include <cstdio>
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-
-#include <cstdio>
 
 #include "shoal/sim/single_node_workload.h"
 

@@ -35,7 +35,8 @@ const std::vector<ReceivedFrame>& SimClient::frames(RequestId request) const {
 void SimClient::on_connection_opened(runtime::ConnectionId connection) {
     if (connection_ != connection) return;
     open_ = true;
-    for (Buffer& frame : unsent_) network_.send(connection, std::move(frame));
+    for (Buffer& frame : unsent_)
+        network_.send(connection, std::move(frame));
     unsent_.clear();
 }
 

@@ -12,7 +12,7 @@ constexpr size_t kSendReadyBytes = limits::kConnectionSendQueueBytesMax / 2;
 }  // namespace
 
 SimNetwork::SimNetwork(EventQueue& events, uint64_t seed, NetworkOptions options)
-        : events_(events), prng_(seed), options_(options) {}
+    : events_(events), prng_(seed), options_(options) {}
 
 runtime::ConnectionId SimNetwork::connect(SimEndpoint& client, SimEndpoint& server) {
     const runtime::ConnectionId client_id{connection_next_++};
@@ -36,8 +36,8 @@ void SimNetwork::send(runtime::ConnectionId connection, Buffer frame) {
     stats_.frames_sent += 1;
     side.queued_bytes += frame.size();
     if (side.queued_bytes >= kSendReadyBytes) side.notify_send_ready = true;
-    const Duration jitter(prng_.below(
-            static_cast<uint64_t>(options_.latency_jitter_max.count()) + 1));
+    const Duration jitter(
+            prng_.below(static_cast<uint64_t>(options_.latency_jitter_max.count()) + 1));
     const Duration transfer(frame.size() * 1'000'000'000 / options_.bandwidth_bytes_per_second);
     // In order: no frame overtakes the one sent before it on this side.
     const Instant at =
@@ -62,7 +62,8 @@ void SimNetwork::deliver(runtime::ConnectionId from, Buffer frame) {
     if (send_ready) sender.notify_send_ready = false;
     hand_over(to, std::move(frame));
     // The receiver may have closed the connection while handling the frame.
-    if (send_ready && sides_.contains(from)) sides_.at(from).endpoint->on_connection_send_ready(from);
+    if (send_ready && sides_.contains(from))
+        sides_.at(from).endpoint->on_connection_send_ready(from);
 }
 
 void SimNetwork::hand_over(runtime::ConnectionId to, Buffer frame) {
@@ -114,9 +115,8 @@ void SimNetwork::close(runtime::ConnectionId connection, const Status& reason) {
     events_.schedule_after(Duration(0), [local, connection, reason] {
         local->on_connection_closed(connection, reason);
     });
-    events_.schedule_after(options_.latency_min, [remote, peer] {
-        remote->on_connection_closed(peer, Status::ok());
-    });
+    events_.schedule_after(options_.latency_min,
+                           [remote, peer] { remote->on_connection_closed(peer, Status::ok()); });
 }
 
 }  // namespace shoal::sim

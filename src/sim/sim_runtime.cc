@@ -6,7 +6,7 @@
 namespace shoal::sim {
 
 SimRuntime::SimRuntime(EventQueue& events, SimNetwork& network, const Options& options)
-        : events_(events), network_(network), options_(options) {}
+    : events_(events), network_(network), options_(options) {}
 
 void SimRuntime::start(runtime::Handler& handler) {
     SHOAL_ASSERT(handler_ == nullptr);
@@ -40,7 +40,9 @@ uint64_t SimRuntime::wall_clock_ms() const {
     return options_.wall_clock_origin_ms + static_cast<uint64_t>(elapsed_ms.count());
 }
 
-void SimRuntime::stop() { stopped_ = true; }
+void SimRuntime::stop() {
+    stopped_ = true;
+}
 
 void SimRuntime::send(runtime::ConnectionId connection, runtime::OutFrame frame) {
     // The simulator copies the payload: simplicity over speed here.
@@ -80,8 +82,7 @@ void SimRuntime::on_connection_frame(runtime::ConnectionId connection, ByteView 
     Result<wire::FrameHeader> header =
             whole ? wire::decode_frame_header(frame, limits::kFrameBodyBytesMax)
                   : Result<wire::FrameHeader>(Status::invalid_argument("frame: torn header"));
-    if (!header.is_ok() ||
-        header.value().body_bytes != frame.size() - wire::kFrameHeaderBytes) {
+    if (!header.is_ok() || header.value().body_bytes != frame.size() - wire::kFrameHeaderBytes) {
         network_.close(connection,
                        header.is_ok() ? Status::invalid_argument("frame: length mismatch")
                                       : header.status());

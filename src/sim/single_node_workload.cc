@@ -1,11 +1,11 @@
 #include "shoal/sim/single_node_workload.h"
 
+#include <map>
+#include <mutex>
+
 #include <fmt/format.h>
 #include <spdlog/logger.h>
 #include <spdlog/sinks/base_sink.h>
-
-#include <map>
-#include <mutex>
 
 #include "shoal/base/hash.h"
 #include "shoal/base/prng.h"
@@ -34,19 +34,21 @@ private:
     uint64_t errors_ = 0;
 };
 
-Status failed(std::string_view what) { return Status::corruption(fmt::format("sim: {}", what)); }
+Status failed(std::string_view what) {
+    return Status::corruption(fmt::format("sim: {}", what));
+}
 
 class Workload {
 public:
     explicit Workload(const WorkloadOptions& options)
-            : options_(options),
-              prng_(options.seed),
-              network_(events_, options.seed ^ 0x5eed),
-              runtime_(events_, network_, SimRuntime::Options{.seed = options.seed}),
-              sink_(std::make_shared<ErrorCountingSink>()),
-              log_("sim.node", sink_),
-              node_(node_options(options), runtime_, log_),
-              client_(network_) {
+        : options_(options),
+          prng_(options.seed),
+          network_(events_, options.seed ^ 0x5eed),
+          runtime_(events_, network_, SimRuntime::Options{.seed = options.seed}),
+          sink_(std::make_shared<ErrorCountingSink>()),
+          log_("sim.node", sink_),
+          node_(node_options(options), runtime_, log_),
+          client_(network_) {
         runtime_.start(node_);
         client_.connect(runtime_);
     }
@@ -98,16 +100,22 @@ private:
 
 std::string Workload::random_key() {
     static constexpr std::array<std::string_view, 3> kPrefixes{"photos/", "docs/", ""};
-    return fmt::format("{}k{}", kPrefixes[prng_.below(kPrefixes.size())],
-                       prng_.below(options_.keys));
+    return fmt::format(
+            "{}k{}", kPrefixes[prng_.below(kPrefixes.size())], prng_.below(options_.keys));
 }
 
 Buffer Workload::random_object() {
     uint64_t bytes = 0;
     switch (prng_.below(3)) {
-        case 0: bytes = prng_.below(100); break;
-        case 1: bytes = prng_.below(64 * 1024); break;
-        default: bytes = prng_.below(options_.object_bytes_max + 1); break;
+        case 0:
+            bytes = prng_.below(100);
+            break;
+        case 1:
+            bytes = prng_.below(64 * 1024);
+            break;
+        default:
+            bytes = prng_.below(options_.object_bytes_max + 1);
+            break;
     }
     Buffer object(bytes);
     prng_.fill(object.data(), object.size());
@@ -123,7 +131,8 @@ uint64_t Workload::charged_bytes() const {
 }
 
 void Workload::record(RequestId request) {
-    for (const ReceivedFrame& frame : client_.frames(request)) trace_.update(frame.body.view());
+    for (const ReceivedFrame& frame : client_.frames(request))
+        trace_.update(frame.body.view());
 }
 
 Status Workload::await(RequestId request, uint64_t data_bytes_expected) {
@@ -133,7 +142,8 @@ Status Workload::await(RequestId request, uint64_t data_bytes_expected) {
         if (frames.front().header.kind != wire::FrameKind::kResponse) return true;
         if (frames.front().header.opcode != wire::Opcode::kGet) return true;
         uint64_t bytes = frames.front().body.size() - 32;  // GetReply's info.
-        for (size_t index = 1; index < frames.size(); index++) bytes += frames[index].body.size();
+        for (size_t index = 1; index < frames.size(); index++)
+            bytes += frames[index].body.size();
         return bytes >= data_bytes_expected || frames.back().header.kind == wire::FrameKind::kError;
     };
     if (!events_.run_until(events_.now() + kReplyDeadline, done)) {
@@ -164,16 +174,16 @@ Status Workload::put(bool abandon) {
     // Pieces of random sizes, the first inside the request itself.
     size_t offset = std::min<size_t>(object.size(), prng_.below(limits::kDataFrameBytesMax + 1));
     Buffer frame;
-    wire::encode_request(request,
-                         wire::PutRequest{
-                                 .key = key,
-                                 .object_bytes = size_declared ? object.size()
-                                                               : wire::kObjectBytesUnknown,
-                                 .piece = {.last = offset == object.size() && !abandon,
-                                           .digest = digest,
-                                           .data = object.view().subspan(0, offset)},
-                         },
-                         frame);
+    wire::encode_request(
+            request,
+            wire::PutRequest{
+                    .key = key,
+                    .object_bytes = size_declared ? object.size() : wire::kObjectBytesUnknown,
+                    .piece = {.last = offset == object.size() && !abandon,
+                              .digest = digest,
+                              .data = object.view().subspan(0, offset)},
+            },
+            frame);
     client_.send(std::move(frame));
     while (offset < object.size()) {
         const size_t bytes = std::min<size_t>(object.size() - offset,
@@ -258,8 +268,7 @@ Status Workload::get_many(size_t count) {
     for (size_t index = 0; index < count; index++) {
         gets.emplace_back(random_key(), next_request());
         Buffer frame;
-        wire::encode_request(gets.back().second, wire::GetRequest{.key = gets.back().first},
-                             frame);
+        wire::encode_request(gets.back().second, wire::GetRequest{.key = gets.back().first}, frame);
         client_.send(std::move(frame));
     }
     for (const auto& [key, request] : gets) {
@@ -330,15 +339,17 @@ Status Workload::list() {
         expected.push_back(key);
     }
     std::vector<std::string> actual;
-    for (const wire::ListEntry& entry : reply.value().entries) actual.push_back(entry.key);
+    for (const wire::ListEntry& entry : reply.value().entries)
+        actual.push_back(entry.key);
     if (actual != expected || reply.value().truncated != truncated) {
-        return failed(fmt::format("list prefix=\"{}\" after=\"{}\" limit={}: got {} keys, "
-                                  "expected {}",
-                                  prefix,
-                                  start_after,
-                                  limit,
-                                  actual.size(),
-                                  expected.size()));
+        return failed(
+                fmt::format("list prefix=\"{}\" after=\"{}\" limit={}: got {} keys, "
+                            "expected {}",
+                            prefix,
+                            start_after,
+                            limit,
+                            actual.size(),
+                            expected.size()));
     }
     report_.lists_checked += 1;
     client_.forget(request);
@@ -348,12 +359,13 @@ Status Workload::list() {
 Status Workload::check_budget() {
     const storage::StoreStats stats = node_.store_stats();
     if (stats.objects != model_.size() || stats.budget_used_bytes != charged_bytes()) {
-        return failed(fmt::format("store holds {} objects and charges {} bytes; the model says "
-                                  "{} and {}",
-                                  stats.objects,
-                                  stats.budget_used_bytes,
-                                  model_.size(),
-                                  charged_bytes()));
+        return failed(
+                fmt::format("store holds {} objects and charges {} bytes; the model says "
+                            "{} and {}",
+                            stats.objects,
+                            stats.budget_used_bytes,
+                            model_.size(),
+                            charged_bytes()));
     }
     return Status::ok();
 }

@@ -1,8 +1,8 @@
 #include "shoal/storage/memory_store.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
+
+#include <fmt/format.h>
 
 #include "shoal/base/limits.h"
 
@@ -28,7 +28,7 @@ void ByteBudget::release(uint64_t bytes) {
 }
 
 ObjectBuilder::ObjectBuilder(std::shared_ptr<ByteBudget> budget, uint64_t overhead_bytes)
-        : budget_(std::move(budget)), charged_bytes_(overhead_bytes) {
+    : budget_(std::move(budget)), charged_bytes_(overhead_bytes) {
     SHOAL_ASSERT(budget_ != nullptr);
 }
 
@@ -37,10 +37,10 @@ ObjectBuilder::~ObjectBuilder() {
 }
 
 ObjectBuilder::ObjectBuilder(ObjectBuilder&& other) noexcept
-        : budget_(std::move(other.budget_)),
-          pieces_(std::move(other.pieces_)),
-          object_bytes_(std::exchange(other.object_bytes_, 0)),
-          charged_bytes_(std::exchange(other.charged_bytes_, 0)) {}
+    : budget_(std::move(other.budget_)),
+      pieces_(std::move(other.pieces_)),
+      object_bytes_(std::exchange(other.object_bytes_, 0)),
+      charged_bytes_(std::exchange(other.charged_bytes_, 0)) {}
 
 Status ObjectBuilder::append(ByteView data) {
     SHOAL_ASSERT(budget_ != nullptr);
@@ -50,8 +50,7 @@ Status ObjectBuilder::append(ByteView data) {
     object_bytes_ += data.size();
     // Small pieces are merged so that an object streamed in tiny frames does not cost a
     // Buffer per frame; pieces never exceed one data frame, which is what get sends.
-    if (!pieces_.empty() &&
-        pieces_.back().size() + data.size() <= limits::kDataFrameBytesMax) {
+    if (!pieces_.empty() && pieces_.back().size() + data.size() <= limits::kDataFrameBytesMax) {
         pieces_.back().append(data);
     } else {
         pieces_.emplace_back(data);
@@ -88,7 +87,7 @@ Status MemoryStore::Options::validate() const {
 }
 
 MemoryStore::MemoryStore(const Options& options)
-        : budget_(std::make_shared<ByteBudget>(options.memory_bytes)) {
+    : budget_(std::make_shared<ByteBudget>(options.memory_bytes)) {
     SHOAL_ASSERT(options.validate().is_ok());
 }
 
@@ -140,8 +139,8 @@ MemoryStore::ListPage MemoryStore::list(std::string_view prefix,
                                         size_t limit) const {
     SHOAL_ASSERT(limit > 0);
     ListPage page;
-    auto position = start_after < prefix ? objects_.lower_bound(prefix)
-                                         : objects_.upper_bound(start_after);
+    auto position =
+            start_after < prefix ? objects_.lower_bound(prefix) : objects_.upper_bound(start_after);
     for (; position != objects_.end(); ++position) {
         if (!std::string_view(position->first).starts_with(prefix)) break;
         if (page.entries.size() == limit) {

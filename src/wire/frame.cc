@@ -25,11 +25,14 @@ constexpr size_t kReadBytesMin = 64 * 1024;
 }  // namespace
 
 void encode_frame_header(const FrameHeader& header, Buffer& target) {
-    SHOAL_ASSERT(header.body_bytes <= limits::kFrameBodyBytesMax);
-    SHOAL_ASSERT(is_known_kind(static_cast<uint8_t>(header.kind)));
     const size_t offset = target.size();
     target.resize(offset + kFrameHeaderBytes);
-    std::byte* bytes = target.data() + offset;
+    write_frame_header(header, target.data() + offset);
+}
+
+void write_frame_header(const FrameHeader& header, std::byte* bytes) {
+    SHOAL_ASSERT(header.body_bytes <= limits::kFrameBodyBytesMax);
+    SHOAL_ASSERT(is_known_kind(static_cast<uint8_t>(header.kind)));
     encode_fixed32(bytes, header.body_bytes);
     bytes[4] = static_cast<std::byte>(header.version);
     bytes[5] = static_cast<std::byte>(header.kind);
@@ -88,6 +91,7 @@ size_t FrameDecoder::missing_bytes() const {
 }
 
 MutableByteView FrameDecoder::prepare(size_t bytes_min) {
+    SHOAL_ASSERT(!prepared_);
     if (consumed_bytes_ > 0) compact();
     // Room for the rest of a partly received frame in one read, so a 1 MiB frame does not
     // arrive in 64 KiB steps.
@@ -127,6 +131,7 @@ void FrameDecoder::feed(ByteView bytes) {
 }
 
 Result<std::optional<Frame>> FrameDecoder::next() {
+    SHOAL_ASSERT(!prepared_);
     if (failure_.has_value()) return *failure_;
     const ByteView pending = buffer_.view().subspan(consumed_bytes_);
     if (pending.size() < kFrameHeaderBytes) return std::optional<Frame>{};

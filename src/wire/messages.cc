@@ -9,7 +9,6 @@ namespace {
 
 constexpr uint8_t kPieceFlagLast = 0x01;
 constexpr size_t kObjectInfoBytes = 32;
-constexpr size_t kPiecePrefixBytes = 1 + 8;  // flags, digest
 
 // Writes a frame: reserves the header, lets `write_body` append the body, then fills the
 // header in with the body's length.
@@ -26,13 +25,11 @@ void encode_frame(FrameKind kind,
     write_body(writer);
     const size_t body_bytes = target.size() - header_offset - kFrameHeaderBytes + extra_body_bytes;
     SHOAL_ASSERT(body_bytes <= limits::kFrameBodyBytesMax);
-    Buffer header;
-    encode_frame_header(FrameHeader{.body_bytes = static_cast<uint32_t>(body_bytes),
-                                    .kind = kind,
-                                    .opcode = opcode,
-                                    .request_id = id},
-                        header);
-    std::memcpy(target.data() + header_offset, header.data(), kFrameHeaderBytes);
+    write_frame_header(FrameHeader{.body_bytes = static_cast<uint32_t>(body_bytes),
+                                   .kind = kind,
+                                   .opcode = opcode,
+                                   .request_id = id},
+                       target.data() + header_offset);
 }
 
 void write_info(Writer& writer, const ObjectInfo& info) {
@@ -116,12 +113,16 @@ Result<Request> decode_list_request(ByteView body) {
 
 Result<Request> decode_request_frame(const Frame& frame) {
     switch (frame.header.opcode) {
-        case Opcode::kPut: return decode_put_request(frame.body);
-        case Opcode::kGet: return decode_key_request<GetRequest>(frame.body, "get request");
+        case Opcode::kPut:
+            return decode_put_request(frame.body);
+        case Opcode::kGet:
+            return decode_key_request<GetRequest>(frame.body, "get request");
         case Opcode::kDelete:
             return decode_key_request<DeleteRequest>(frame.body, "delete request");
-        case Opcode::kStat: return decode_key_request<StatRequest>(frame.body, "stat request");
-        case Opcode::kList: return decode_list_request(frame.body);
+        case Opcode::kStat:
+            return decode_key_request<StatRequest>(frame.body, "stat request");
+        case Opcode::kList:
+            return decode_list_request(frame.body);
         case Opcode::kPing:
             if (!frame.body.empty()) return Status::invalid_argument("ping request: has a body");
             return Request(PingRequest{});
@@ -234,7 +235,9 @@ void encode_reply(RequestId id, const StatReply& reply, Buffer& target) {
     });
 }
 
-size_t list_entry_bytes(std::string_view key) { return 2 + key.size() + kObjectInfoBytes; }
+size_t list_entry_bytes(std::string_view key) {
+    return 2 + key.size() + kObjectInfoBytes;
+}
 
 void encode_reply(RequestId id, const ListReply& reply, Buffer& target) {
     SHOAL_ASSERT(reply.entries.size() <= limits::kListEntriesMax);
@@ -254,9 +257,8 @@ void encode_reply(RequestId id, const PingReply& /*reply*/, Buffer& target) {
 
 void encode_error(RequestId id, Opcode opcode, const ErrorReply& reply, Buffer& target) {
     SHOAL_ASSERT(reply.code != Code::kOk);
-    const std::string_view message =
-            reply.message.substr(0, std::min<size_t>(reply.message.size(),
-                                                     limits::kErrorMessageBytesMax));
+    const std::string_view message = reply.message.substr(
+            0, std::min<size_t>(reply.message.size(), limits::kErrorMessageBytesMax));
     encode_frame(FrameKind::kError, opcode, id, target, 0, [&](Writer& writer) {
         writer.u8(static_cast<uint8_t>(reply.code));
         writer.string16(message);
@@ -316,10 +318,16 @@ Result<ListReply> decode_list_reply(ByteView body) {
     const uint8_t truncated = reader.u8();
     if (reader.failed()) return reader.finish("list reply");
     if (count > limits::kListEntriesMax) {
-        return Status::invalid_argument(fmt::format("list reply: {} entries is over the limit",
-                                                    count));
+        return Status::invalid_argument(
+                fmt::format("list reply: {} entries is over the limit", count));
     }
     if (truncated > 1) return Status::invalid_argument("list reply: bad truncated flag");
+    // Every entry takes at least a key length and an object info, so a count the body cannot
+    // hold is refused before anything is reserved for it.
+    if (count > reader.remaining() / list_entry_bytes("")) {
+        return Status::invalid_argument(fmt::format(
+                "list reply: {} entries do not fit in {} bytes", count, reader.remaining()));
+    }
     ListReply reply;
     reply.truncated = truncated == 1;
     reply.entries.reserve(count);

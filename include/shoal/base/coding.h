@@ -17,9 +17,15 @@ namespace shoal {
 
 static_assert(std::endian::native == std::endian::little, "shoal assumes a little-endian host");
 
-inline void encode_fixed16(std::byte* target, uint16_t value) { std::memcpy(target, &value, 2); }
-inline void encode_fixed32(std::byte* target, uint32_t value) { std::memcpy(target, &value, 4); }
-inline void encode_fixed64(std::byte* target, uint64_t value) { std::memcpy(target, &value, 8); }
+inline void encode_fixed16(std::byte* target, uint16_t value) {
+    std::memcpy(target, &value, 2);
+}
+inline void encode_fixed32(std::byte* target, uint32_t value) {
+    std::memcpy(target, &value, 4);
+}
+inline void encode_fixed64(std::byte* target, uint64_t value) {
+    std::memcpy(target, &value, 8);
+}
 
 inline uint16_t decode_fixed16(const std::byte* source) {
     uint16_t value = 0;

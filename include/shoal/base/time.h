@@ -25,7 +25,12 @@ public:
     constexpr Duration operator-(Instant other) const {
         return since_origin_ - other.since_origin_;
     }
-    constexpr auto operator<=>(const Instant&) const = default;
+    // Written out rather than defaulted: clang 14's defaulted <=> compares with a literal 0
+    // and trips -Wzero-as-null-pointer-constant under -Werror.
+    constexpr bool operator==(const Instant&) const = default;
+    constexpr auto operator<=>(const Instant& other) const {
+        return since_origin_ <=> other.since_origin_;
+    }
 
 private:
     Duration since_origin_{0};

@@ -16,7 +16,13 @@ struct Version {
     uint64_t hlc = 0;
     NodeId node{};
 
-    auto operator<=>(const Version&) const = default;
+    // By timestamp, then node id. Written out rather than defaulted: clang 14's defaulted <=>
+    // compares with a literal 0 and trips -Wzero-as-null-pointer-constant under -Werror.
+    constexpr bool operator==(const Version&) const = default;
+    constexpr std::strong_ordering operator<=>(const Version& other) const {
+        if (hlc != other.hlc) return hlc <=> other.hlc;
+        return node <=> other.node;
+    }
 };
 
 class HybridClock {

@@ -103,7 +103,9 @@ private:
                      Connection& connection,
                      std::map<RequestId, PendingPut>::iterator put,
                      const wire::PutPiece& piece);
-    void on_get(runtime::ConnectionId id, Connection& connection, RequestId request,
+    void on_get(runtime::ConnectionId id,
+                Connection& connection,
+                RequestId request,
                 std::string_view key);
     void on_delete(runtime::ConnectionId id, RequestId request, std::string_view key);
     void on_stat(runtime::ConnectionId id, RequestId request, std::string_view key);

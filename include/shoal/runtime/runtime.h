@@ -81,9 +81,9 @@ class Runtime {
 public:
     virtual ~Runtime() = default;
 
-    virtual Instant now() const = 0;                // Monotonic; simulated in the simulator.
-    virtual uint64_t wall_clock_ms() const = 0;     // For version timestamps only.
-    virtual uint64_t seed() const = 0;              // Seeds the node's Prng.
+    virtual Instant now() const = 0;             // Monotonic; simulated in the simulator.
+    virtual uint64_t wall_clock_ms() const = 0;  // For version timestamps only.
+    virtual uint64_t seed() const = 0;           // Seeds the node's Prng.
     virtual Network& network() = 0;
     // Stops accepting, writes out what is queued (for a bounded time), closes every
     // connection and ends the loop.

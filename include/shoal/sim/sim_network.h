@@ -65,10 +65,10 @@ private:
     struct Side {
         SimEndpoint* endpoint = nullptr;
         runtime::ConnectionId peer{};
-        size_t queued_bytes = 0;   // Sent from this side, not yet delivered.
-        Instant delivery_last;     // Keeps this side's frames in order.
-        bool paused = false;       // This side does not want frames now.
-        std::deque<Buffer> held;   // Frames that reached this side while paused.
+        size_t queued_bytes = 0;  // Sent from this side, not yet delivered.
+        Instant delivery_last;    // Keeps this side's frames in order.
+        bool paused = false;      // This side does not want frames now.
+        std::deque<Buffer> held;  // Frames that reached this side while paused.
         bool notify_send_ready = false;
     };
 

@@ -13,9 +13,7 @@
 
 namespace shoal::sim {
 
-class SimRuntime final : public runtime::Runtime,
-                         public runtime::Network,
-                         public SimEndpoint {
+class SimRuntime final : public runtime::Runtime, public runtime::Network, public SimEndpoint {
 public:
     struct Options {
         uint64_t seed = 1;

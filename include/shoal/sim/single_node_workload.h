@@ -18,13 +18,13 @@ namespace shoal::sim {
 struct WorkloadOptions {
     uint64_t seed = 1;
     uint32_t operations = 400;
-    uint32_t keys = 24;                          // Key space, so keys are overwritten.
+    uint32_t keys = 24;                           // Key space, so keys are overwritten.
     uint64_t object_bytes_max = 3 * 1024 * 1024;  // Spans several 1 MiB pieces.
     uint64_t memory_bytes = 16 * 1024 * 1024;     // Small, so the budget is hit.
 };
 
 struct WorkloadReport {
-    Status status;           // OK, or the first property that failed, with its details.
+    Status status;              // OK, or the first property that failed, with its details.
     uint64_t trace_digest = 0;  // Hash of every reply; equal for equal seeds.
     uint64_t puts_acknowledged = 0;
     uint64_t puts_refused_no_space = 0;

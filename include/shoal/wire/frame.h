@@ -56,6 +56,8 @@ inline constexpr size_t kFrameHeaderBytes = limits::kFrameHeaderBytes;
 
 // Appends the 16-byte header. REQUIRES: header.body_bytes <= kFrameBodyBytesMax.
 void encode_frame_header(const FrameHeader& header, Buffer& target);
+// Writes the 16-byte header at `target`, which must have room for it.
+void write_frame_header(const FrameHeader& header, std::byte* target);
 
 // Decodes and validates a header (version, kind, opcode, length against `body_bytes_max`).
 // REQUIRES: source.size() >= kFrameHeaderBytes.

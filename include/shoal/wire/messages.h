@@ -55,8 +55,13 @@ struct ListRequest {
 
 struct PingRequest {};
 
-using Request = std::
-        variant<PutRequest, PutPiece, GetRequest, DeleteRequest, StatRequest, ListRequest, PingRequest>;
+using Request = std::variant<PutRequest,
+                             PutPiece,
+                             GetRequest,
+                             DeleteRequest,
+                             StatRequest,
+                             ListRequest,
+                             PingRequest>;
 
 struct ObjectInfo {
     Version version;

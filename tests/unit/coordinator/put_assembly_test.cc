@@ -13,7 +13,9 @@ namespace {
 
 const std::string kObject = "the quick brown fox jumps over the lazy dog";
 
-ByteView slice(size_t offset, size_t bytes) { return as_bytes(kObject).subspan(offset, bytes); }
+ByteView slice(size_t offset, size_t bytes) {
+    return as_bytes(kObject).subspan(offset, bytes);
+}
 
 TEST_CASE("coordinator: pieces that add up to the declared object complete the put",
           "[unit][coordinator]") {
@@ -42,7 +44,8 @@ TEST_CASE("coordinator: a put that breaks its own declaration is refused", "[uni
     }
     SECTION("fewer bytes than declared") {
         PutAssembly assembly("fox", 50);
-        const Status status = assembly.on_piece({.last = true, .digest = digest, .data = slice(0, 43)});
+        const Status status =
+                assembly.on_piece({.last = true, .digest = digest, .data = slice(0, 43)});
         REQUIRE(status.code() == Code::kInvalidArgument);
         REQUIRE(status.message().find("declared") != std::string::npos);
         REQUIRE_FALSE(assembly.is_complete());

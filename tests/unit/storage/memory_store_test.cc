@@ -6,9 +6,9 @@
 // readers that outlive a delete, and lists over prefixes with pagination.
 #include "shoal/storage/memory_store.h"
 
-#include <catch2/catch.hpp>
-
 #include <string>
+
+#include <catch2/catch.hpp>
 
 #include "shoal/base/limits.h"
 
@@ -83,9 +83,7 @@ TEST_CASE("storage: a put over the budget fails with no space", "[unit][storage]
         REQUIRE(overflow.code() == Code::kResourceExhausted);
         REQUIRE(builder.value().object_bytes() == 60 * 1024);
         REQUIRE(store.stats().budget_used_bytes == 60 * 1024 + kOverhead + 3);
-        {
-            ObjectBuilder dropped = std::move(builder).value();
-        }
+        { ObjectBuilder dropped = std::move(builder).value(); }
         REQUIRE(store.stats().budget_used_bytes == 0);
         REQUIRE(store.find("big") == nullptr);
     }
@@ -99,7 +97,8 @@ TEST_CASE("storage: pieces never exceed one data frame", "[unit][storage]") {
     Result<ObjectBuilder> builder = store.begin_put("k", UINT64_MAX);
     REQUIRE(builder.is_ok());
     const Buffer small = bytes_of(300 * 1024, 's');
-    for (int index = 0; index < 10; index++) REQUIRE(builder.value().append(small.view()).is_ok());
+    for (int index = 0; index < 10; index++)
+        REQUIRE(builder.value().append(small.view()).is_ok());
     ObjectRef object = builder.value().finish(Version{.hlc = 1, .node = NodeId{1}}, 0);
     uint64_t total = 0;
     for (const Buffer& piece : object->pieces) {
@@ -112,11 +111,13 @@ TEST_CASE("storage: pieces never exceed one data frame", "[unit][storage]") {
 
 TEST_CASE("storage: list walks a prefix in key order with pagination", "[unit][storage]") {
     MemoryStore store({.memory_bytes = 1024 * 1024});
-    for (const char* key : {"a/1", "a/2", "a/3", "b/1", "a", "ab"}) put(store, key, 1);
+    for (const char* key : {"a/1", "a/2", "a/3", "b/1", "a", "ab"})
+        put(store, key, 1);
 
     const auto keys = [](const MemoryStore::ListPage& page) {
         std::vector<std::string> names;
-        for (const auto& entry : page.entries) names.emplace_back(entry.key);
+        for (const auto& entry : page.entries)
+            names.emplace_back(entry.key);
         return names;
     };
     MemoryStore::ListPage page = store.list("a/", "", 2);
