@@ -4,9 +4,9 @@
 // (time, sequence) order, frames on a connection arrive in order and after their latency,
 // send-queue bytes drain as frames land, a paused receiver gets its frames on resume, and a
 // close reaches both ends.
-#include <catch2/catch.hpp>
-
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "shoal/sim/event_queue.h"
 #include "shoal/sim/sim_network.h"
@@ -58,12 +58,14 @@ TEST_CASE("sim: a connection delivers in order, with backpressure and pauses", "
     REQUIRE(client.opened == std::vector<runtime::ConnectionId>{id});
     REQUIRE(server.opened.size() == 1);
 
-    for (int index = 0; index < 50; index++) network.send(id, Buffer(as_bytes(std::to_string(index))));
+    for (int index = 0; index < 50; index++)
+        network.send(id, Buffer(as_bytes(std::to_string(index))));
     REQUIRE(network.send_queue_bytes(id) > 0);
     REQUIRE(server.frames.empty());  // Nothing arrives inside the call that sent it.
     events.run_until(events.now() + milliseconds(10));
     REQUIRE(server.frames.size() == 50);
-    for (size_t index = 0; index < 50; index++) REQUIRE(server.frames[index] == std::to_string(index));
+    for (size_t index = 0; index < 50; index++)
+        REQUIRE(server.frames[index] == std::to_string(index));
     REQUIRE(network.send_queue_bytes(id) == 0);
 
     SECTION("a paused receiver gets held frames after it resumes") {
