@@ -346,7 +346,8 @@ int run_bench(const Arguments& arguments) {
 }  // namespace
 }  // namespace shoal::bench
 
-int main(int argc, char** argv) {
+// CLI11 reports parse errors by throwing; they are caught below.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     using namespace shoal::bench;  // NOLINT(google-build-using-namespace): main only.
     CLI::App cli("shoal-bench: a pipelined load generator for one shoal node", "shoal-bench");
     Arguments arguments;

@@ -216,7 +216,7 @@ Result<wire::Frame> Connection::read_frame(RequestId request) {
                                                 options_.address,
                                                 options_.io_timeout.count() / 1000)));
         }
-        MutableByteView space = decoder_.prepare(64 * 1024);
+        MutableByteView space = decoder_.prepare(size_t{64} * 1024);
         const ssize_t got = ready < 0 ? -1 : recv(fd_, space.data(), space.size(), 0);
         const int error = errno;
         decoder_.commit(got > 0 ? static_cast<size_t>(got) : 0);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's second command, and what CI runs (.ci/run): installs what is missing, then
 #   1. dev build (ASan+UBSan, -Werror): unit, sim, fuzz-corpus replay and tidy tests;
-#   2. clang-format check;
+#   2. clang-format and clang-tidy checks;
 #   3. release build: integration tests (real shoald processes and the shoal CLI);
 #   4. the libFuzzer targets for a bounded time (FUZZ_SECONDS, default 60; 0 skips).
 # Ends with one line "N passed, N failed".
@@ -64,6 +64,20 @@ fi
 
 step "clang-format"
 run_check "clang-format" scripts/format.sh --check
+
+step "clang-tidy (src, client, bench)"
+run_tidy() {
+    local log
+    log="$(mktemp)"
+    find src client bench -name '*.cc' -print0 |
+        xargs -0 -P "$jobs" -n 4 clang-tidy -p build/dev --quiet >"$log" 2>&1
+    if grep -E '(warning|error):' "$log" | grep -v -E 'warnings? generated|Suppressed'; then
+        rm -f "$log"
+        return 1
+    fi
+    rm -f "$log"
+}
+run_check "clang-tidy" run_tidy
 
 step "release build"
 if cmake --preset release >/dev/null && cmake --build build/release -j "$jobs"; then

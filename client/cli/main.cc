@@ -68,8 +68,9 @@ int put(client::Connection& connection, const Arguments& arguments) {
             arguments.key, source, input.value().size, [&](uint64_t done, auto total) {
                 bar.update(done, total);
             });
-    if (!info.is_ok())
+    if (!info.is_ok()) {
         return failed(connection, info.status(), fmt::format("put {}", arguments.key));
+    }
     print(describe_object(arguments.key, info.value(), arguments.json));
     return kExitOk;
 }
@@ -86,8 +87,9 @@ int get(client::Connection& connection, const Arguments& arguments) {
     ProgressBar bar(fmt::format("get {}", arguments.key));
     Result<wire::ObjectInfo> info = connection.get(
             arguments.key, sink, [&](uint64_t done, auto total) { bar.update(done, total); });
-    if (!info.is_ok())
+    if (!info.is_ok()) {
         return failed(connection, info.status(), fmt::format("get {}", arguments.key));
+    }
     if (output) {
         if (Status committed = output->commit(); !committed.is_ok()) {
             return report(committed, kExitLocalFile);
@@ -99,8 +101,9 @@ int get(client::Connection& connection, const Arguments& arguments) {
 
 int stat(client::Connection& connection, const Arguments& arguments) {
     Result<wire::ObjectInfo> info = connection.stat(arguments.key);
-    if (!info.is_ok())
+    if (!info.is_ok()) {
         return failed(connection, info.status(), fmt::format("stat {}", arguments.key));
+    }
     if (arguments.json) {
         print(describe_object(arguments.key, info.value(), true));
         return kExitOk;
@@ -115,8 +118,9 @@ int stat(client::Connection& connection, const Arguments& arguments) {
 
 int remove(client::Connection& connection, const Arguments& arguments) {
     Result<Version> version = connection.remove(arguments.key);
-    if (!version.is_ok())
+    if (!version.is_ok()) {
         return failed(connection, version.status(), fmt::format("rm {}", arguments.key));
+    }
     if (arguments.json) {
         print(fmt::format(R"({{"key":{},"deleted":true,"version":"{}"}})",
                           json_string(arguments.key),
@@ -167,8 +171,9 @@ int ping(client::Connection& connection, const Arguments& arguments) {
 }  // namespace
 }  // namespace shoal::cli
 
-int main(int argc, char** argv) {
-    using namespace shoal::cli;  // NOLINT(google-build-using-namespace): main only.
+// CLI11 reports parse errors by throwing; they are caught below.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
+    using namespace shoal::cli;    // NOLINT(google-build-using-namespace): main only.
     CLI::App cli("shoal: the command-line client of a shoal object store", "shoal");
     cli.footer(kExitCodesHelp);
     cli.require_subcommand(1);
@@ -195,8 +200,9 @@ int main(int argc, char** argv) {
     list->add_option("--limit", arguments.limit, "at most this many keys")
             ->check(CLI::PositiveNumber);
     CLI::App* ping = cli.add_subcommand("ping", "check that the node answers");
-    for (CLI::App* verb : {put, get, remove, stat, list, ping})
+    for (CLI::App* verb : {put, get, remove, stat, list, ping}) {
         verb->footer(kExitCodesHelp);
+    }
 
     try {
         cli.parse(argc, argv);

@@ -15,6 +15,8 @@ public:
     ~ProgressBar();
     ProgressBar(const ProgressBar&) = delete;
     ProgressBar& operator=(const ProgressBar&) = delete;
+    ProgressBar(ProgressBar&&) = delete;
+    ProgressBar& operator=(ProgressBar&&) = delete;
 
     void update(uint64_t bytes_done, std::optional<uint64_t> bytes_total);
 

@@ -56,14 +56,14 @@ Status read_u32(const toml::table& table, std::string_view field, uint32_t& targ
 
 // Unknown keys are errors: a typo must not silently fall back to a default.
 Status check_known_keys(const toml::table& root) {
-    static const std::map<std::string, std::vector<std::string>, std::less<>> kKnown{
+    static const std::map<std::string, std::vector<std::string>, std::less<>> known_keys{
             {"node", {"name", "listen", "data", "shutdown_grace_ms"}},
             {"storage", {"mode", "memory_bytes"}},
             {"log", {"level", "file"}},
     };
     for (const auto& [section, value] : root) {
-        auto known = kKnown.find(section.str());
-        if (known == kKnown.end() || !value.is_table()) {
+        auto known = known_keys.find(section.str());
+        if (known == known_keys.end() || !value.is_table()) {
             return field_error(value, section.str(), "unknown section");
         }
         for (const auto& [key, field] : *value.as_table()) {
@@ -97,14 +97,16 @@ Status read_file(const std::string& path, Config& config) {
     if (status.is_ok()) status = read_string(root, "log.file", config.log_file);
     if (status.is_ok() && !listen_text.empty()) {
         Result<HostPort> listen = parse_host_port(listen_text, PortZero::kAllowed);
-        if (!listen.is_ok())
+        if (!listen.is_ok()) {
             status = Status::invalid_argument(
                     fmt::format("node.listen: {}", listen.status().message()));
-        else
+        } else {
             config.listen = listen.value();
+        }
     }
-    if (!status.is_ok())
+    if (!status.is_ok()) {
         return Status::invalid_argument(fmt::format("{}: {}", path, status.message()));
+    }
     return Status::ok();
 }
 

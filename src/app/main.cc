@@ -90,8 +90,10 @@ int run_node(const Config& config) {
 }  // namespace
 }  // namespace shoal::app
 
-int main(int argc, char** argv) {
-    using namespace shoal::app;  // NOLINT(google-build-using-namespace): main only.
+// CLI11 reports parse errors by throwing; they are caught below. Anything else escaping is a
+// bug, and terminating on it is the right end.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
+    using namespace shoal::app;    // NOLINT(google-build-using-namespace): main only.
     CLI::App cli("shoald: a shoal storage node", "shoald");
     cli.set_version_flag("--version", "shoald 0.1.0");
     Arguments arguments;

@@ -23,8 +23,9 @@ uint64_t rotate_left(uint64_t value, int bits) {
 
 Prng::Prng(uint64_t seed) {
     uint64_t mixer = seed;
-    for (uint64_t& word : state_)
+    for (uint64_t& word : state_) {
         word = splitmix64(mixer);
+    }
 }
 
 uint64_t Prng::next_u64() {
@@ -44,8 +45,9 @@ uint64_t Prng::below(uint64_t bound) {
     // Rejection sampling removes the modulo bias.
     const uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
     uint64_t value = next_u64();
-    while (value >= limit)
+    while (value >= limit) {
         value = next_u64();
+    }
     return value % bound;
 }
 

@@ -17,8 +17,9 @@ Result<uint64_t> parse_bytes(std::string_view text) {
                 "\"{}\" is not a byte size (a number, then B, KiB, MiB, GiB or TiB)", text));
     }
     std::string_view unit(unit_begin, static_cast<size_t>(end - unit_begin));
-    while (unit.starts_with(' '))
+    while (unit.starts_with(' ')) {
         unit.remove_prefix(1);
+    }
     constexpr std::array<std::pair<std::string_view, unsigned>, 16> kUnits{{
             {"", 0},
             {"B", 0},

@@ -20,7 +20,7 @@ using runtime::OutFrame;
 // After stop(), connections get this long to write out what is queued before they are cut.
 constexpr uint64_t kStopFlushMs = 2000;
 // A connection's read buffer beyond this is freed once it holds no partial frame.
-constexpr size_t kIdleReadBufferBytesMax = 256 * 1024;
+constexpr size_t kIdleReadBufferBytesMax = size_t{256} * 1024;
 // Buffers per uv_write: a write gathers many small replies, well under the kernel's IOV_MAX.
 constexpr size_t kWriteBuffersMax = 512;
 constexpr int kListenBacklog = 511;
@@ -97,6 +97,8 @@ struct UvRuntime::Loop final : public runtime::Network {
 
     Loop(const Loop&) = delete;
     Loop& operator=(const Loop&) = delete;
+    Loop(Loop&&) = delete;
+    Loop& operator=(Loop&&) = delete;
 
     // Network.
     void send(ConnectionId id, OutFrame frame) override;
@@ -203,7 +205,7 @@ void UvRuntime::Loop::on_new_connection(int status) {
         log.warn("accept_failed reason=\"{}\"", uv_strerror(error));
         uv_close(reinterpret_cast<uv_handle_t*>(&connection->tcp),
                  [](uv_handle_t* handle) { delete static_cast<UvConnection*>(handle->data); });
-        connection.release();  // Now owned by the close callback.
+        static_cast<void>(connection.release());  // Now owned by the close callback.
         return;
     }
     connection->id = ConnectionId{connection_next++};
@@ -362,8 +364,9 @@ void UvRuntime::Loop::close_connection(UvConnection& connection, Status reason) 
     connection.close_reason = std::move(reason);
     connection.queued_bytes -= std::min(connection.queued_bytes, [&] {
         size_t bytes = 0;
-        for (const OutFrame& frame : connection.pending)
+        for (const OutFrame& frame : connection.pending) {
             bytes += frame.size();
+        }
         return bytes;
     }());
     connection.pending.clear();

@@ -7,7 +7,7 @@
 
 #include "shoal/sim/single_node_workload.h"
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): as in shoald.
     CLI::App cli("shoal-sim: seeded whole-node simulation", "shoal-sim");
     uint64_t seed = 0;
     uint64_t first_seed = 1;

@@ -27,16 +27,17 @@ void SimClient::send(Buffer frame) {
 }
 
 const std::vector<ReceivedFrame>& SimClient::frames(RequestId request) const {
-    static const std::vector<ReceivedFrame> kNone;
+    static const std::vector<ReceivedFrame> none;
     auto found = received_.find(request);
-    return found == received_.end() ? kNone : found->second;
+    return found == received_.end() ? none : found->second;
 }
 
 void SimClient::on_connection_opened(runtime::ConnectionId connection) {
     if (connection_ != connection) return;
     open_ = true;
-    for (Buffer& frame : unsent_)
+    for (Buffer& frame : unsent_) {
         network_.send(connection, std::move(frame));
+    }
     unsent_.clear();
 }
 

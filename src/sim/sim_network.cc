@@ -62,8 +62,9 @@ void SimNetwork::deliver(runtime::ConnectionId from, Buffer frame) {
     if (send_ready) sender.notify_send_ready = false;
     hand_over(to, std::move(frame));
     // The receiver may have closed the connection while handling the frame.
-    if (send_ready && sides_.contains(from))
+    if (send_ready && sides_.contains(from)) {
         sides_.at(from).endpoint->on_connection_send_ready(from);
+    }
 }
 
 void SimNetwork::hand_over(runtime::ConnectionId to, Buffer frame) {

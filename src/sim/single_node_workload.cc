@@ -111,7 +111,7 @@ Buffer Workload::random_object() {
             bytes = prng_.below(100);
             break;
         case 1:
-            bytes = prng_.below(64 * 1024);
+            bytes = prng_.below(uint64_t{64} * 1024);
             break;
         default:
             bytes = prng_.below(options_.object_bytes_max + 1);
@@ -131,8 +131,9 @@ uint64_t Workload::charged_bytes() const {
 }
 
 void Workload::record(RequestId request) {
-    for (const ReceivedFrame& frame : client_.frames(request))
+    for (const ReceivedFrame& frame : client_.frames(request)) {
         trace_.update(frame.body.view());
+    }
 }
 
 Status Workload::await(RequestId request, uint64_t data_bytes_expected) {
@@ -142,8 +143,9 @@ Status Workload::await(RequestId request, uint64_t data_bytes_expected) {
         if (frames.front().header.kind != wire::FrameKind::kResponse) return true;
         if (frames.front().header.opcode != wire::Opcode::kGet) return true;
         uint64_t bytes = frames.front().body.size() - 32;  // GetReply's info.
-        for (size_t index = 1; index < frames.size(); index++)
+        for (size_t index = 1; index < frames.size(); index++) {
             bytes += frames[index].body.size();
+        }
         return bytes >= data_bytes_expected || frames.back().header.kind == wire::FrameKind::kError;
     };
     if (!events_.run_until(events_.now() + kReplyDeadline, done)) {
@@ -339,8 +341,9 @@ Status Workload::list() {
         expected.push_back(key);
     }
     std::vector<std::string> actual;
-    for (const wire::ListEntry& entry : reply.value().entries)
+    for (const wire::ListEntry& entry : reply.value().entries) {
         actual.push_back(entry.key);
+    }
     if (actual != expected || reply.value().truncated != truncated) {
         return failed(
                 fmt::format("list prefix=\"{}\" after=\"{}\" limit={}: got {} keys, "

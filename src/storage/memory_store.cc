@@ -142,7 +142,8 @@ MemoryStore::ListPage MemoryStore::list(std::string_view prefix,
     auto position =
             start_after < prefix ? objects_.lower_bound(prefix) : objects_.upper_bound(start_after);
     for (; position != objects_.end(); ++position) {
-        if (!std::string_view(position->first).starts_with(prefix)) break;
+        const std::string_view key = position->first;
+        if (!key.starts_with(prefix)) break;
         if (page.entries.size() == limit) {
             page.truncated = true;
             break;

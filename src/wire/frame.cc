@@ -20,7 +20,7 @@ bool is_known_opcode(uint16_t opcode) {
 }
 
 // Reads smaller than this are not worth a syscall; larger ones save syscalls on big objects.
-constexpr size_t kReadBytesMin = 64 * 1024;
+constexpr size_t kReadBytesMin = size_t{64} * 1024;
 
 }  // namespace
 
@@ -30,7 +30,8 @@ void encode_frame_header(const FrameHeader& header, Buffer& target) {
     write_frame_header(header, target.data() + offset);
 }
 
-void write_frame_header(const FrameHeader& header, std::byte* bytes) {
+void write_frame_header(const FrameHeader& header, std::byte* target) {
+    std::byte* bytes = target;
     SHOAL_ASSERT(header.body_bytes <= limits::kFrameBodyBytesMax);
     SHOAL_ASSERT(is_known_kind(static_cast<uint8_t>(header.kind)));
     encode_fixed32(bytes, header.body_bytes);

@@ -62,8 +62,8 @@ public:
     void on_tick() override;
     void on_turn_end() override {}
     void on_accepted(runtime::ConnectionId connection, const std::string& peer_address) override;
-    void on_frame(runtime::ConnectionId connection, ByteView frame) override;
-    void on_send_ready(runtime::ConnectionId connection) override;
+    void on_frame(runtime::ConnectionId id, ByteView bytes) override;
+    void on_send_ready(runtime::ConnectionId id) override;
     void on_closed(runtime::ConnectionId connection, const Status& reason) override;
 
 private:

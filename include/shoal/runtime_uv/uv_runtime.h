@@ -28,6 +28,8 @@ public:
     ~UvRuntime() override;
     UvRuntime(const UvRuntime&) = delete;
     UvRuntime& operator=(const UvRuntime&) = delete;
+    UvRuntime(UvRuntime&&) = delete;
+    UvRuntime& operator=(UvRuntime&&) = delete;
 
     // Binds and listens. kInvalidArgument for an unusable address, kUnavailable if the bind
     // fails (in use, not local), with the reason from the OS.

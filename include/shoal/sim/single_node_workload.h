@@ -18,9 +18,9 @@ namespace shoal::sim {
 struct WorkloadOptions {
     uint64_t seed = 1;
     uint32_t operations = 400;
-    uint32_t keys = 24;                           // Key space, so keys are overwritten.
-    uint64_t object_bytes_max = 3 * 1024 * 1024;  // Spans several 1 MiB pieces.
-    uint64_t memory_bytes = 16 * 1024 * 1024;     // Small, so the budget is hit.
+    uint32_t keys = 24;                                     // Key space, so keys are overwritten.
+    uint64_t object_bytes_max = uint64_t{3} * 1024 * 1024;  // Spans several 1 MiB pieces.
+    uint64_t memory_bytes = uint64_t{16} * 1024 * 1024;     // Small, so the budget is hit.
 };
 
 struct WorkloadReport {
