@@ -344,14 +344,9 @@ Status Connection::put_stream(RequestId request,
 Result<wire::ObjectInfo> Connection::get(std::string_view key,
                                          Sink& sink,
                                          const Progress& progress) {
-    failure_source_ = FailureSource::kNone;
-    const RequestId request = next_request();
-    Buffer head;
-    wire::encode_request(request, wire::GetRequest{.key = key}, head);
-    if (Status sent = send_all(head.view(), {}); !sent.is_ok()) {
-        return fail<wire::ObjectInfo>(FailureSource::kConnection, sent);
-    }
-    SHOAL_TRY_ASSIGN(const wire::Frame first, expect_response(request, wire::Opcode::kGet));
+    SHOAL_TRY_ASSIGN(const wire::Frame first,
+                     call(wire::GetRequest{.key = key}, wire::Opcode::kGet));
+    const RequestId request = first.header.request_id;
     Result<wire::GetReply> reply = wire::decode_get_reply(first.body);
     if (!reply.is_ok()) return fail<wire::ObjectInfo>(FailureSource::kProtocol, reply.status());
     const wire::ObjectInfo info = reply.value().info;
@@ -386,29 +381,29 @@ Result<wire::ObjectInfo> Connection::get(std::string_view key,
     return info;
 }
 
-Result<wire::ObjectInfo> Connection::stat(std::string_view key) {
+template <typename Request>
+Result<wire::Frame> Connection::call(const Request& request, wire::Opcode opcode) {
     failure_source_ = FailureSource::kNone;
-    const RequestId request = next_request();
+    const RequestId id = next_request();
     Buffer head;
-    wire::encode_request(request, wire::StatRequest{.key = key}, head);
+    wire::encode_request(id, request, head);
     if (Status sent = send_all(head.view(), {}); !sent.is_ok()) {
-        return fail<wire::ObjectInfo>(FailureSource::kConnection, sent);
+        return fail<wire::Frame>(FailureSource::kConnection, sent);
     }
-    SHOAL_TRY_ASSIGN(const wire::Frame frame, expect_response(request, wire::Opcode::kStat));
+    return expect_response(id, opcode);
+}
+
+Result<wire::ObjectInfo> Connection::stat(std::string_view key) {
+    SHOAL_TRY_ASSIGN(const wire::Frame frame,
+                     call(wire::StatRequest{.key = key}, wire::Opcode::kStat));
     Result<wire::StatReply> reply = wire::decode_stat_reply(frame.body);
     if (!reply.is_ok()) return fail<wire::ObjectInfo>(FailureSource::kProtocol, reply.status());
     return reply.value().info;
 }
 
 Result<Version> Connection::remove(std::string_view key) {
-    failure_source_ = FailureSource::kNone;
-    const RequestId request = next_request();
-    Buffer head;
-    wire::encode_request(request, wire::DeleteRequest{.key = key}, head);
-    if (Status sent = send_all(head.view(), {}); !sent.is_ok()) {
-        return fail<Version>(FailureSource::kConnection, sent);
-    }
-    SHOAL_TRY_ASSIGN(const wire::Frame frame, expect_response(request, wire::Opcode::kDelete));
+    SHOAL_TRY_ASSIGN(const wire::Frame frame,
+                     call(wire::DeleteRequest{.key = key}, wire::Opcode::kDelete));
     Result<wire::DeleteReply> reply = wire::decode_delete_reply(frame.body);
     if (!reply.is_ok()) return fail<Version>(FailureSource::kProtocol, reply.status());
     return reply.value().version;
@@ -417,34 +412,18 @@ Result<Version> Connection::remove(std::string_view key) {
 Result<wire::ListReply> Connection::list(std::string_view prefix,
                                          std::string_view start_after,
                                          uint32_t limit) {
-    failure_source_ = FailureSource::kNone;
-    const RequestId request = next_request();
-    Buffer head;
-    wire::encode_request(
-            request,
-            wire::ListRequest{.prefix = prefix, .start_after = start_after, .limit = limit},
-            head);
-    if (Status sent = send_all(head.view(), {}); !sent.is_ok()) {
-        return fail<wire::ListReply>(FailureSource::kConnection, sent);
-    }
-    SHOAL_TRY_ASSIGN(const wire::Frame frame, expect_response(request, wire::Opcode::kList));
+    SHOAL_TRY_ASSIGN(
+            const wire::Frame frame,
+            call(wire::ListRequest{.prefix = prefix, .start_after = start_after, .limit = limit},
+                 wire::Opcode::kList));
     Result<wire::ListReply> reply = wire::decode_list_reply(frame.body);
     if (!reply.is_ok()) return fail<wire::ListReply>(FailureSource::kProtocol, reply.status());
     return std::move(reply).value();
 }
 
 Status Connection::ping() {
-    failure_source_ = FailureSource::kNone;
-    const RequestId request = next_request();
-    Buffer head;
-    wire::encode_request(request, wire::PingRequest{}, head);
-    if (Status sent = send_all(head.view(), {}); !sent.is_ok()) {
-        failure_source_ = FailureSource::kConnection;
-        return sent;
-    }
-    SHOAL_TRY_ASSIGN(const wire::Frame frame, expect_response(request, wire::Opcode::kPing));
-    (void)frame;
-    return Status::ok();
+    Result<wire::Frame> frame = call(wire::PingRequest{}, wire::Opcode::kPing);
+    return frame.status();
 }
 
 }  // namespace shoal::client

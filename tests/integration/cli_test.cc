@@ -177,12 +177,7 @@ TEST_CASE("integration: a client killed mid-put leaves no visible object", "[int
     close(pipe_fds[1]);
 
     // Bounded wait for the node to notice the dead connection.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (node.log().find("puts_abandoned") == std::string::npos &&
-           std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(milliseconds(10));
-    }
-    REQUIRE(node.log().find("puts_abandoned") != std::string::npos);
+    REQUIRE(node.wait_for_log("puts_abandoned"));
     REQUIRE(node.cli({"stat", "half"}).exit_code == kExitNotFound);
     REQUIRE(node.cli({"ls"}).out.find("half") == std::string::npos);
 }

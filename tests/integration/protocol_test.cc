@@ -75,12 +75,7 @@ TEST_CASE("integration: a put cut off by a reset leaves no visible object",
         REQUIRE(node_answers(node));  // The node has read what came before this ping.
         client.reset();
     }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (node.log().find("puts_abandoned") == std::string::npos &&
-           std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(milliseconds(10));
-    }
-    REQUIRE(node.log().find("puts_abandoned") != std::string::npos);
+    REQUIRE(node.wait_for_log("puts_abandoned"));
     REQUIRE(node.cli({"stat", "cut"}).exit_code == 3);
 }
 

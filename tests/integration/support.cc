@@ -191,6 +191,10 @@ std::optional<int> NodeProcess::wait(milliseconds timeout) {
     return code;
 }
 
+bool NodeProcess::wait_for_log(const std::string& text, milliseconds timeout) const {
+    return poll_until(timeout, [&] { return log().find(text) != std::string::npos; });
+}
+
 RunResult NodeProcess::cli(std::vector<std::string> arguments,
                            const std::string& stdin_path) const {
     arguments.insert(arguments.begin(), {shoal_path(), "--node", address()});

@@ -84,6 +84,9 @@ public:
     // Waits for the node to exit by itself; the exit status, or nullopt at the deadline.
     std::optional<int> wait(milliseconds timeout);
 
+    // True once the node's log contains `text`, polling until `timeout`.
+    bool wait_for_log(const std::string& text, milliseconds timeout = milliseconds(10'000)) const;
+
     // Runs the shoal CLI against this node.
     RunResult cli(std::vector<std::string> arguments,
                   const std::string& stdin_path = "/dev/null") const;

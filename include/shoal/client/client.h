@@ -111,6 +111,9 @@ private:
     Connection(int fd, Options options);
 
     RequestId next_request() { return RequestId{request_next_++}; }
+    // Sends a one-frame request and returns its response frame (kError becomes a Status).
+    template <typename Request>
+    Result<wire::Frame> call(const Request& request, wire::Opcode opcode);
     Status send_all(ByteView head, ByteView payload);
     // The next frame of `request`; frames of other requests are a protocol error here.
     Result<wire::Frame> read_frame(RequestId request);
