@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
+#include "runtime_uv/uv_disk.h"
 #include "shoal/base/limits.h"
 #include "shoal/wire/frame.h"
 #include <netinet/in.h>
@@ -80,6 +81,7 @@ struct UvRuntime::Loop final : public runtime::Network {
     Loop(UvRuntime& owner_runtime, spdlog::logger& logger) : owner(owner_runtime), log(logger) {
         SHOAL_ASSERT(uv_loop_init(&loop) == 0);
         loop.data = this;
+        disk = std::make_unique<UvDisk>(loop);
     }
 
     ~Loop() override {
@@ -92,6 +94,7 @@ struct UvRuntime::Loop final : public runtime::Network {
                 },
                 nullptr);
         uv_run(&loop, UV_RUN_DEFAULT);
+        disk.reset();
         SHOAL_ASSERT(uv_loop_close(&loop) == 0);
     }
 
@@ -126,6 +129,7 @@ struct UvRuntime::Loop final : public runtime::Network {
     UvRuntime& owner;
     spdlog::logger& log;
     uv_loop_t loop{};
+    std::unique_ptr<UvDisk> disk;
     uv_tcp_t listener{};
     uv_timer_t tick{};
     uv_check_t check{};
@@ -522,6 +526,10 @@ uint64_t UvRuntime::wall_clock_ms() const {
 
 runtime::Network& UvRuntime::network() {
     return *loop_;
+}
+
+runtime::Disk& UvRuntime::disk() {
+    return *loop_->disk;
 }
 
 void UvRuntime::stop() {

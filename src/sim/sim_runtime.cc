@@ -5,8 +5,11 @@
 
 namespace shoal::sim {
 
-SimRuntime::SimRuntime(EventQueue& events, SimNetwork& network, const Options& options)
-    : events_(events), network_(network), options_(options) {}
+SimRuntime::SimRuntime(EventQueue& events,
+                       SimNetwork& network,
+                       SimDisk& disk,
+                       const Options& options)
+    : events_(events), network_(network), disk_(disk), options_(options) {}
 
 void SimRuntime::start(runtime::Handler& handler) {
     SHOAL_ASSERT(handler_ == nullptr);

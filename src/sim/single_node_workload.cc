@@ -44,7 +44,8 @@ public:
         : options_(options),
           prng_(options.seed),
           network_(events_, options.seed ^ 0x5eed),
-          runtime_(events_, network_, SimRuntime::Options{.seed = options.seed}),
+          disk_(events_, options.seed ^ 0xd15c),
+          runtime_(events_, network_, disk_, SimRuntime::Options{.seed = options.seed}),
           sink_(std::make_shared<ErrorCountingSink>()),
           log_("sim.node", sink_),
           node_(node_options(options), runtime_, log_),
@@ -86,6 +87,7 @@ private:
     Prng prng_;
     EventQueue events_;
     SimNetwork network_;
+    SimDisk disk_;  // Unused by memory mode; every runtime has one.
     SimRuntime runtime_;
     std::shared_ptr<ErrorCountingSink> sink_;
     spdlog::logger log_;

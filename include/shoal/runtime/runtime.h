@@ -1,8 +1,8 @@
 // Runtime: everything a node needs from the outside world.
 //
-// Node logic sees time, randomness and the network only through this interface, so the same
-// logic runs on libuv (src/runtime_uv) and inside the deterministic simulator (src/sim).
-// The disk joins this interface with the disk store (issue #3); memory mode needs none.
+// Node logic sees time, randomness, the network and the disk (disk.h) only through this
+// interface, so the same logic runs on libuv (src/runtime_uv) and inside the deterministic
+// simulator (src/sim).
 //
 // Threading: one thread. Nothing here blocks. A completion or event never runs inside the call
 // that caused it; it runs on a later turn of the loop.
@@ -15,6 +15,7 @@
 #include "shoal/base/bytes.h"
 #include "shoal/base/status.h"
 #include "shoal/base/time.h"
+#include "shoal/runtime/disk.h"
 
 namespace shoal::runtime {
 
@@ -85,6 +86,7 @@ public:
     virtual uint64_t wall_clock_ms() const = 0;  // For version timestamps only.
     virtual uint64_t seed() const = 0;           // Seeds the node's Prng.
     virtual Network& network() = 0;
+    virtual Disk& disk() = 0;
     // Stops accepting, writes out what is queued (for a bounded time), closes every
     // connection and ends the loop.
     virtual void stop() = 0;

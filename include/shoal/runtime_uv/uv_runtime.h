@@ -3,7 +3,8 @@
 // Owns the loop, a 10 ms tick timer, a check hook that runs once per loop turn (after the
 // turn's I/O callbacks: Handler::on_turn_end, then one gathered write per connection for
 // everything sent during the turn), the TCP listener and its connections (framing with
-// wire::FrameDecoder), and the signal watchers. The only module that includes <uv.h>.
+// wire::FrameDecoder), the disk (uv_disk.h: system calls on libuv's thread pool), and the
+// signal watchers. The only module that includes <uv.h>.
 //
 // Threading: everything, including every Handler call, runs on the thread that calls run().
 #pragma once
@@ -48,6 +49,7 @@ public:
     uint64_t wall_clock_ms() const override;
     uint64_t seed() const override { return seed_; }
     runtime::Network& network() override;
+    runtime::Disk& disk() override;
     void stop() override;
 
 private:

@@ -9,6 +9,7 @@
 
 #include "shoal/runtime/runtime.h"
 #include "shoal/sim/event_queue.h"
+#include "shoal/sim/sim_disk.h"
 #include "shoal/sim/sim_network.h"
 
 namespace shoal::sim {
@@ -21,7 +22,9 @@ public:
         uint64_t wall_clock_origin_ms = 1'700'000'000'000;
     };
 
-    SimRuntime(EventQueue& events, SimNetwork& network, const Options& options);
+    // `network` and `disk` must outlive the runtime; a restarted node gets a new SimRuntime
+    // over the same SimDisk.
+    SimRuntime(EventQueue& events, SimNetwork& network, SimDisk& disk, const Options& options);
 
     // Delivers events to `handler` from now on, ticks included. REQUIRES: called once.
     void start(runtime::Handler& handler);
@@ -33,6 +36,7 @@ public:
     uint64_t wall_clock_ms() const override;
     uint64_t seed() const override { return options_.seed; }
     runtime::Network& network() override { return *this; }
+    runtime::Disk& disk() override { return disk_; }
     void stop() override;
 
     // Network.
@@ -54,6 +58,7 @@ private:
 
     EventQueue& events_;
     SimNetwork& network_;
+    SimDisk& disk_;
     Options options_;
     runtime::Handler* handler_ = nullptr;
     bool turn_end_scheduled_ = false;

@@ -1,0 +1,278 @@
+#include "runtime_uv/uv_disk.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <memory>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <sys/stat.h>
+
+namespace shoal::runtime_uv {
+namespace {
+
+// The Status of a failed system call, by what a caller can do about it (disk.h).
+Status errno_status(int error, std::string_view operation, std::string_view path) {
+    const std::string message =
+            fmt::format("disk: {} {}: {}", operation, path, std::strerror(error));
+    switch (error) {
+        case ENOENT:
+            return Status::not_found(message);
+        case ENOSPC:
+        case EDQUOT:
+            return Status::resource_exhausted(message);
+        case EEXIST:
+        case ENOTDIR:
+        case EISDIR:
+        case EBADF:
+        case EINVAL:
+        case ENAMETOOLONG:
+            return Status::invalid_argument(message);
+        default:
+            return Status::io_error(message);
+    }
+}
+
+Status bad_file(runtime::FileId file) {
+    return Status::invalid_argument(fmt::format("disk: unknown file id {}", to_u64(file)));
+}
+
+struct Work {
+    uv_work_t request{};
+    std::function<Status()> work;
+    std::function<void(Status)> after;
+    Status status;
+};
+
+Status make_directory(const std::string& path) {
+    if (::mkdir(path.c_str(), 0755) == 0) return Status::ok();
+    const int error = errno;
+    struct stat existing {};
+    if (error == EEXIST && ::stat(path.c_str(), &existing) == 0 && S_ISDIR(existing.st_mode)) {
+        return Status::ok();
+    }
+    return errno_status(error, "mkdir", path);
+}
+
+Status list_directory(const std::string& path, std::vector<std::string>& names) {
+    DIR* directory = ::opendir(path.c_str());
+    if (directory == nullptr) return errno_status(errno, "list", path);
+    names.clear();
+    while (const dirent* entry = ::readdir(directory)) {
+        const std::string_view name = entry->d_name;
+        if (name != "." && name != "..") names.emplace_back(name);
+    }
+    ::closedir(directory);
+    std::sort(names.begin(), names.end());
+    return Status::ok();
+}
+
+Status sync_directory(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno_status(errno, "open directory", path);
+    const int result = ::fsync(fd);
+    const int error = errno;
+    ::close(fd);
+    return result == 0 ? Status::ok() : errno_status(error, "sync directory", path);
+}
+
+}  // namespace
+
+UvDisk::~UvDisk() {
+    SHOAL_ASSERT(pending_ == 0);
+    for (const auto& [file, fd] : files_)
+        ::close(fd);
+}
+
+void UvDisk::submit(std::function<Status()> work, std::function<void(Status)> after) {
+    pending_ += 1;
+    auto* item = new Work{
+            .work = std::move(work),
+            .after =
+                    [this, after = std::move(after)](Status status) {
+                        pending_ -= 1;
+                        after(std::move(status));
+                    },
+    };
+    item->request.data = item;
+    const int error = uv_queue_work(
+            &loop_,
+            &item->request,
+            [](uv_work_t* request) {
+                auto* self = static_cast<Work*>(request->data);
+                self->status = self->work();
+            },
+            [](uv_work_t* request, int) {
+                std::unique_ptr<Work> self(static_cast<Work*>(request->data));
+                self->after(std::move(self->status));
+            });
+    // uv_queue_work fails only for a null callback; ours never is.
+    SHOAL_ASSERT(error == 0);
+}
+
+int UvDisk::descriptor(runtime::FileId file) const {
+    auto found = files_.find(file);
+    return found == files_.end() ? -1 : found->second;
+}
+
+void UvDisk::open(runtime::DiskOpen& open) {
+    auto fd = std::make_shared<int>(-1);
+    submit(
+            [&open, fd] {
+                int flags = O_CLOEXEC;
+                switch (open.mode) {
+                    case runtime::OpenMode::kRead:
+                        flags |= O_RDONLY;
+                        break;
+                    case runtime::OpenMode::kReadWrite:
+                        flags |= O_RDWR;
+                        break;
+                    case runtime::OpenMode::kCreate:
+                        flags |= O_RDWR | O_CREAT;
+                        break;
+                    case runtime::OpenMode::kCreateExclusive:
+                        flags |= O_RDWR | O_CREAT | O_EXCL;
+                        break;
+                }
+                *fd = ::open(open.path.c_str(), flags, 0644);
+                return *fd >= 0 ? Status::ok() : errno_status(errno, "open", open.path);
+            },
+            [this, &open, fd](Status status) {
+                if (status.is_ok()) {
+                    open.file = runtime::FileId{file_next_++};
+                    files_.emplace(open.file, *fd);
+                }
+                open.done(open, std::move(status));
+            });
+}
+
+void UvDisk::close(runtime::FileId file) {
+    auto found = files_.find(file);
+    if (found == files_.end()) return;
+    // close() of a regular file does not block on I/O; no need for the pool.
+    ::close(found->second);
+    files_.erase(found);
+}
+
+void UvDisk::write(runtime::DiskWrite& write) {
+    const int fd = descriptor(write.file);
+    submit(
+            [&write, fd] {
+                if (fd < 0) return bad_file(write.file);
+                size_t written = 0;
+                while (written < write.data.size()) {
+                    const ssize_t done = ::pwrite(fd,
+                                                  write.data.data() + written,
+                                                  write.data.size() - written,
+                                                  static_cast<off_t>(write.offset + written));
+                    if (done < 0 && errno == EINTR) continue;
+                    if (done <= 0) {
+                        return errno_status(done < 0 ? errno : ENOSPC,
+                                            "write",
+                                            fmt::format("file {}", to_u64(write.file)));
+                    }
+                    written += static_cast<size_t>(done);
+                }
+                return Status::ok();
+            },
+            [&write](Status status) { write.done(write, std::move(status)); });
+}
+
+void UvDisk::read(runtime::DiskRead& read) {
+    const int fd = descriptor(read.file);
+    submit(
+            [&read, fd] {
+                if (fd < 0) return bad_file(read.file);
+                size_t got = 0;
+                while (got < read.target.size()) {
+                    const ssize_t done = ::pread(fd,
+                                                 read.target.data() + got,
+                                                 read.target.size() - got,
+                                                 static_cast<off_t>(read.offset + got));
+                    if (done < 0 && errno == EINTR) continue;
+                    if (done < 0) {
+                        return errno_status(
+                                errno, "read", fmt::format("file {}", to_u64(read.file)));
+                    }
+                    if (done == 0) break;  // The end of the file.
+                    got += static_cast<size_t>(done);
+                }
+                read.read_bytes = got;
+                return Status::ok();
+            },
+            [&read](Status status) { read.done(read, std::move(status)); });
+}
+
+void UvDisk::sync(runtime::DiskSync& sync) {
+    const int fd = descriptor(sync.file);
+    submit(
+            [&sync, fd] {
+                if (fd < 0) return bad_file(sync.file);
+                return ::fdatasync(fd) == 0
+                               ? Status::ok()
+                               : errno_status(
+                                         errno, "sync", fmt::format("file {}", to_u64(sync.file)));
+            },
+            [&sync](Status status) { sync.done(sync, std::move(status)); });
+}
+
+void UvDisk::truncate(runtime::DiskTruncate& truncate) {
+    const int fd = descriptor(truncate.file);
+    submit(
+            [&truncate, fd] {
+                if (fd < 0) return bad_file(truncate.file);
+                return ::ftruncate(fd, static_cast<off_t>(truncate.size)) == 0
+                               ? Status::ok()
+                               : errno_status(errno,
+                                              "truncate",
+                                              fmt::format("file {}", to_u64(truncate.file)));
+            },
+            [&truncate](Status status) { truncate.done(truncate, std::move(status)); });
+}
+
+void UvDisk::file_size(runtime::DiskFileSize& request) {
+    const int fd = descriptor(request.file);
+    submit(
+            [&request, fd] {
+                if (fd < 0) return bad_file(request.file);
+                struct stat info {};
+                if (::fstat(fd, &info) != 0) {
+                    return errno_status(
+                            errno, "stat", fmt::format("file {}", to_u64(request.file)));
+                }
+                request.size = static_cast<uint64_t>(info.st_size);
+                return Status::ok();
+            },
+            [&request](Status status) { request.done(request, std::move(status)); });
+}
+
+void UvDisk::path_request(runtime::DiskPathRequest& request) {
+    submit(
+            [&request] {
+                using Kind = runtime::DiskPathRequest::Kind;
+                switch (request.kind) {
+                    case Kind::kMakeDirectory:
+                        return make_directory(request.path);
+                    case Kind::kList:
+                        return list_directory(request.path, request.names);
+                    case Kind::kRemove:
+                        return ::unlink(request.path.c_str()) == 0
+                                       ? Status::ok()
+                                       : errno_status(errno, "remove", request.path);
+                    case Kind::kRename:
+                        return ::rename(request.path.c_str(), request.target_path.c_str()) == 0
+                                       ? Status::ok()
+                                       : errno_status(errno, "rename", request.path);
+                    case Kind::kSyncDirectory:
+                        return sync_directory(request.path);
+                }
+                return Status::invalid_argument("disk: unknown path request");
+            },
+            [&request](Status status) { request.done(request, std::move(status)); });
+}
+
+}  // namespace shoal::runtime_uv
