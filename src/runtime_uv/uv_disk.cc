@@ -84,8 +84,9 @@ Status sync_directory(const std::string& path) {
 
 UvDisk::~UvDisk() {
     SHOAL_ASSERT(pending_ == 0);
-    for (const auto& [file, fd] : files_)
+    for (const auto& [file, fd] : files_) {
         ::close(fd);
+    }
 }
 
 void UvDisk::submit(std::function<Status()> work, std::function<void(Status)> after) {

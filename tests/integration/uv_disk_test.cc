@@ -1,0 +1,155 @@
+// Goal: UvDisk does on a real file system what runtime/disk.h promises, and reports failures
+// with the codes a caller reacts to.
+//
+// Method: a UvRuntime runs a script of disk requests in a temporary directory, each started
+// from the previous one's completion, then stops; the test checks every outcome and the files
+// left behind.
+#include <filesystem>
+#include <functional>
+
+#include <catch2/catch.hpp>
+#include <spdlog/logger.h>
+#include <spdlog/sinks/null_sink.h>
+
+#include "shoal/runtime_uv/uv_runtime.h"
+#include "support.h"
+
+namespace shoal::integration {
+namespace {
+
+using runtime::DiskPathRequest;
+using Kind = DiskPathRequest::Kind;
+
+// Runs `script` on the loop from the first tick; `script` calls `finish` when it is done.
+class ScriptHandler final : public runtime::Handler {
+public:
+    ScriptHandler(runtime_uv::UvRuntime& runtime, std::function<void(std::function<void()>)> script)
+        : runtime_(runtime), script_(std::move(script)) {}
+
+    void on_tick() override {
+        if (started_) return;
+        started_ = true;
+        script_([this] { runtime_.stop(); });
+    }
+    void on_turn_end() override {}
+    void on_accepted(runtime::ConnectionId, const std::string&) override {}
+    void on_frame(runtime::ConnectionId, ByteView) override {}
+    void on_send_ready(runtime::ConnectionId) override {}
+    void on_closed(runtime::ConnectionId, const Status&) override {}
+
+private:
+    runtime_uv::UvRuntime& runtime_;
+    std::function<void(std::function<void()>)> script_;
+    bool started_ = false;
+};
+
+TEST_CASE("integration: UvDisk writes, syncs, reads, lists, renames and removes real files",
+          "[integration][disk]") {
+    TempDir directory;
+    const std::string data_directory = directory.file("data");
+    auto sink = std::make_shared<spdlog::sinks::null_sink_st>();
+    spdlog::logger log("test.runtime", sink);
+    runtime_uv::UvRuntime runtime(log);
+    runtime::Disk& disk = runtime.disk();
+
+    DiskPathRequest make{.kind = Kind::kMakeDirectory, .path = data_directory};
+    runtime::DiskOpen open{.path = data_directory + "/segment-1",
+                           .mode = runtime::OpenMode::kCreateExclusive};
+    const std::string text = "hello, disk";
+    runtime::DiskWrite write{.offset = 4096, .data = as_bytes(text)};
+    runtime::DiskSync sync;
+    Buffer target(8192);
+    runtime::DiskRead read{.offset = 4090, .target = target.mutable_view()};
+    runtime::DiskTruncate truncate{.size = 4096 + 5};
+    runtime::DiskFileSize size;
+    DiskPathRequest rename{.kind = Kind::kRename,
+                           .path = data_directory + "/segment-1",
+                           .target_path = data_directory + "/segment-2"};
+    DiskPathRequest sync_directory{.kind = Kind::kSyncDirectory, .path = data_directory};
+    DiskPathRequest list{.kind = Kind::kList, .path = data_directory};
+    runtime::DiskOpen missing{.path = data_directory + "/nope", .mode = runtime::OpenMode::kRead};
+    runtime::DiskOpen exclusive{.path = data_directory + "/segment-2",
+                                .mode = runtime::OpenMode::kCreateExclusive};
+    std::vector<std::string> outcomes;
+    const auto record = [&](std::string_view step, const Status& status) {
+        outcomes.push_back(std::string(step) + "=" + std::string(code_name(status.code())));
+    };
+
+    ScriptHandler handler(runtime, [&](std::function<void()> finish) {
+        make.done = [&](DiskPathRequest&, Status status) {
+            record("mkdir", status);
+            disk.open(open);
+        };
+        open.done = [&](runtime::DiskOpen&, Status status) {
+            record("open", status);
+            write.file = sync.file = read.file = truncate.file = size.file = open.file;
+            disk.write(write);
+        };
+        write.done = [&](runtime::DiskWrite&, Status status) {
+            record("write", status);
+            disk.sync(sync);
+        };
+        sync.done = [&](runtime::DiskSync&, Status status) {
+            record("sync", status);
+            disk.read(read);
+        };
+        read.done = [&](runtime::DiskRead&, Status status) {
+            record("read", status);
+            disk.truncate(truncate);
+        };
+        truncate.done = [&](runtime::DiskTruncate&, Status status) {
+            record("truncate", status);
+            disk.file_size(size);
+        };
+        size.done = [&](runtime::DiskFileSize&, Status status) {
+            record("size", status);
+            disk.close(open.file);
+            disk.path_request(rename);
+        };
+        rename.done = [&](DiskPathRequest&, Status status) {
+            record("rename", status);
+            disk.path_request(sync_directory);
+        };
+        sync_directory.done = [&](DiskPathRequest&, Status status) {
+            record("sync_directory", status);
+            disk.path_request(list);
+        };
+        list.done = [&](DiskPathRequest&, Status status) {
+            record("list", status);
+            disk.open(missing);
+        };
+        missing.done = [&](runtime::DiskOpen&, Status status) {
+            record("open_missing", status);
+            disk.open(exclusive);
+        };
+        exclusive.done = [&, finish](runtime::DiskOpen&, Status status) {
+            record("open_exclusive", status);
+            finish();
+        };
+        disk.path_request(make);
+    });
+    runtime.run(handler);
+
+    REQUIRE(outcomes == std::vector<std::string>{"mkdir=ok",
+                                                 "open=ok",
+                                                 "write=ok",
+                                                 "sync=ok",
+                                                 "read=ok",
+                                                 "truncate=ok",
+                                                 "size=ok",
+                                                 "rename=ok",
+                                                 "sync_directory=ok",
+                                                 "list=ok",
+                                                 "open_missing=not found",
+                                                 "open_exclusive=invalid argument"});
+    // A read past a hole: six zero bytes, then the text, then the end of the file.
+    REQUIRE(read.read_bytes == 6 + text.size());
+    REQUIRE(as_string_view(target.view().subspan(6, text.size())) == text);
+    REQUIRE(target[0] == std::byte{0});
+    REQUIRE(size.size == 4096 + 5);
+    REQUIRE(list.names == std::vector<std::string>{"segment-2"});
+    REQUIRE(std::filesystem::file_size(data_directory + "/segment-2") == 4096 + 5);
+}
+
+}  // namespace
+}  // namespace shoal::integration
