@@ -42,7 +42,7 @@ Buffer build_and_damage(Recipe& recipe) {
         Buffer body(recipe.next() * size_t{4});
         for (size_t at = 0; at < body.size(); at++)
             body[at] = std::byte{recipe.next()};
-        shoal::storage::encode_record(shoal::storage::Lsn{index + 1},
+        shoal::storage::encode_record(shoal::Lsn{index + 1},
                                       static_cast<shoal::storage::RecordKind>(1 + index % 3),
                                       body.view(),
                                       segment);

@@ -8,6 +8,7 @@ namespace shoal {
 
 enum class NodeId : uint64_t {};
 enum class RequestId : uint64_t {};
+enum class Lsn : uint64_t {};  // WAL sequence number: the first is 1; 0 means none.
 
 template <typename Id>
 constexpr uint64_t to_u64(Id id) {

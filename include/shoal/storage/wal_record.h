@@ -12,12 +12,11 @@
 #include <cstdint>
 
 #include "shoal/base/bytes.h"
+#include "shoal/base/ids.h"
 #include "shoal/base/limits.h"
 #include "shoal/base/status.h"
 
 namespace shoal::storage {
-
-enum class Lsn : uint64_t {};  // WAL sequence number; the first is 1, 0 means none.
 
 enum class RecordKind : uint8_t {
     kObjectPiece = 1,   // Bytes of an object being written.
