@@ -3,6 +3,9 @@
 // Header-only, so that it can be built without exceptions: the Debian library has them on.
 #define TOML_EXCEPTIONS 0
 #define TOML_HEADER_ONLY 1
+#include <fstream>
+#include <sstream>
+
 #include <fmt/format.h>
 #include <spdlog/common.h>
 #include <toml++/toml.h>
@@ -77,8 +80,8 @@ Status check_known_keys(const toml::table& root) {
     return Status::ok();
 }
 
-Status read_file(const std::string& path, Config& config) {
-    toml::parse_result parsed = toml::parse_file(path);
+Status read_text(std::string_view text, const std::string& path, Config& config) {
+    toml::parse_result parsed = toml::parse(text, path);
     if (!parsed) {
         const toml::parse_error& error = parsed.error();
         return Status::invalid_argument(fmt::format(
@@ -158,12 +161,23 @@ node::Node::Options Config::node_options(NodeId id) const {
     return options;
 }
 
-Result<Config> load_config(const std::string& path, const ConfigOverrides& overrides) {
+Result<Config> parse_config(std::string_view text,
+                            const std::string& path,
+                            const ConfigOverrides& overrides) {
     Config config;
-    if (!path.empty()) SHOAL_TRY(read_file(path, config));
+    SHOAL_TRY(read_text(text, path, config));
     SHOAL_TRY(apply_overrides(overrides, config));
     SHOAL_TRY(config.validate());
     return config;
+}
+
+Result<Config> load_config(const std::string& path, const ConfigOverrides& overrides) {
+    if (path.empty()) return parse_config("", "(defaults)", overrides);
+    std::ifstream file(path, std::ios::binary);
+    if (!file) return Status::io_error(fmt::format("{}: cannot be read", path));
+    std::stringstream text;
+    text << file.rdbuf();
+    return parse_config(text.str(), path, overrides);
 }
 
 }  // namespace shoal::app

@@ -43,4 +43,9 @@ struct ConfigOverrides {
 // field at fault.
 Result<Config> load_config(const std::string& path, const ConfigOverrides& overrides);
 
+// The same for TOML text already in memory; `path` names it in messages.
+Result<Config> parse_config(std::string_view text,
+                            const std::string& path,
+                            const ConfigOverrides& overrides);
+
 }  // namespace shoal::app
