@@ -55,19 +55,29 @@ size_t record_bytes(size_t body_bytes) {
 }
 
 void encode_record(Lsn lsn, RecordKind kind, ByteView body, Buffer& target) {
+    encode_record(lsn, kind, body, ByteView{}, target);
+}
+
+void encode_record(
+        Lsn lsn, RecordKind kind, ByteView body_head, ByteView body_tail, Buffer& target) {
+    const size_t body_bytes = body_head.size() + body_tail.size();
     SHOAL_ASSERT(lsn != Lsn{0});
-    SHOAL_ASSERT(body.size() <= kRecordBodyBytesMax);
+    SHOAL_ASSERT(body_bytes <= kRecordBodyBytesMax);
     const size_t offset = target.size();
-    const size_t bytes = record_bytes(body.size());
+    const size_t bytes = record_bytes(body_bytes);
     target.resize(offset + bytes);
     std::byte* record = target.data() + offset;
-    encode_fixed32(record + 8, static_cast<uint32_t>(body.size()));
+    encode_fixed32(record + 8, static_cast<uint32_t>(body_bytes));
     record[12] = static_cast<std::byte>(kind);
     record[13] = std::byte{0};
     encode_fixed16(record + 14, 0);
     encode_fixed64(record + 16, static_cast<uint64_t>(lsn));
-    if (!body.empty()) std::memcpy(record + kRecordHeaderBytes, body.data(), body.size());
-    const size_t end = kRecordHeaderBytes + body.size();
+    std::byte* body = record + kRecordHeaderBytes;
+    if (!body_head.empty()) std::memcpy(body, body_head.data(), body_head.size());
+    if (!body_tail.empty()) {
+        std::memcpy(body + body_head.size(), body_tail.data(), body_tail.size());
+    }
+    const size_t end = kRecordHeaderBytes + body_bytes;
     std::memset(record + end, 0, bytes - end);
     encode_fixed64(record, hash64(ByteView(record + kChecksumBytes, end - kChecksumBytes)));
     // Paired assertion: what goes to disk decodes to what we were given.

@@ -33,6 +33,10 @@ public:
     // passes. Returns whether done() held.
     bool run_until(Instant deadline, const std::function<bool()>& done);
 
+    // Runs the earliest event, advancing the clock to it; false if there is none. For drivers
+    // that act between events (a turn end after each one).
+    bool run_next();
+
 private:
     struct Event {
         Instant at;
@@ -46,8 +50,6 @@ private:
             return left.sequence > right.sequence;
         }
     };
-
-    bool run_next();
 
     Instant now_;
     uint64_t sequence_next_ = 0;

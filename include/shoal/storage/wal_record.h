@@ -50,6 +50,10 @@ size_t record_bytes(size_t body_bytes);
 
 // Appends one record with its padding. REQUIRES: lsn != 0, body.size() <= kRecordBodyBytesMax.
 void encode_record(Lsn lsn, RecordKind kind, ByteView body, Buffer& target);
+// The same, for a body given as a head and a tail (a piece's fields and its data), so that the
+// data is copied once, straight into the target.
+void encode_record(
+        Lsn lsn, RecordKind kind, ByteView body_head, ByteView body_tail, Buffer& target);
 
 struct Record {
     Lsn lsn{};

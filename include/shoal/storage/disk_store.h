@@ -1,0 +1,274 @@
+// DiskStore: a node's objects in a log-structured store on disk (storage.mode = "disk").
+//
+// Append-only segment files are the WAL and the data at once (docs/wal_format.md): a put
+// appends piece records as its bytes arrive and a commit record at the end; a delete appends a
+// tombstone. An in-RAM index maps each key to where its records are; a RAM cache with a byte
+// budget holds hot pieces. Writes are group-committed: everything appended during one loop
+// turn goes out at the turn's end in one write, covered by one sync, and only then are the
+// puts and deletes of that turn applied to the index and acknowledged (under the default fsync
+// policy). A put is therefore visible exactly when it is durable, and a partial one never is.
+//
+// Recovery (open) replays every segment in order with the scanner (segment_scan.h): a torn tail
+// is truncated; corruption before the tail is logged with its segment and offset, counted, and
+// the objects that lose a piece to it are kept as damaged (a get fails with kCorruption naming
+// what is missing), never returned and never silently dropped.
+//
+// Failure is fail-stop for writes: after any failed write, sync or segment creation the store
+// accepts no more puts or deletes and fails the ones in flight with kIoError; reads go on. An
+// fsync error is never retried, since what is durable is then unknown.
+//
+// Threading and IO: one thread; all IO through runtime::Disk, so the simulator can crash it.
+// The store must outlive every request it has in flight: destroy it only once is_idle() holds
+// (or after a simulated crash, whose requests never complete).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include "shoal/base/bytes.h"
+#include "shoal/base/ids.h"
+#include "shoal/base/status.h"
+#include "shoal/base/version.h"
+#include "shoal/runtime/disk.h"
+#include "shoal/storage/read_cache.h"
+#include "shoal/storage/record_body.h"
+#include "shoal/storage/wal_record.h"
+
+namespace shoal::storage {
+
+enum class FsyncPolicy : uint8_t {
+    kAlways,    // Acknowledge after the fdatasync that covers the write.
+    kInterval,  // Acknowledge after the write; sync every fsync_interval_ticks.
+    kNever,     // Acknowledge after the write; leave syncing to the kernel.
+};
+
+// Parses "always", "never" or "interval:<ms>"; the interval is returned in milliseconds.
+struct FsyncSetting {
+    FsyncPolicy policy = FsyncPolicy::kAlways;
+    uint32_t interval_ms = 0;
+};
+Result<FsyncSetting> parse_fsync_setting(std::string_view text);
+
+// The segment file name for a sequence, "segment-<16 hex digits>.wal", and back (0 for a name
+// that is not a segment's).
+std::string segment_file_name(uint64_t sequence);
+uint64_t parse_segment_file_name(std::string_view name);
+
+// Where a record lies: its segment, its offset in it, and its size with padding.
+struct RecordLocation {
+    uint64_t segment = 0;
+    uint64_t offset = 0;
+    uint32_t record_bytes = 0;
+    uint32_t data_bytes = 0;  // Object bytes carried (a piece's data, or inline data).
+};
+
+// One visible object, as the index knows it. Immutable once published, shared with the gets
+// that are streaming it.
+struct DiskObject {
+    Version version;
+    uint64_t object_bytes = 0;
+    uint64_t digest = 0;
+    PutId put{};
+    RecordLocation commit;
+    std::vector<RecordLocation> pieces;  // Empty: the data is inline in the commit record.
+    std::string damage;                  // Non-empty: a piece was lost to corruption.
+
+    bool is_inline() const { return pieces.empty(); }
+    // The number of reads that return the object's data: at least one, even when empty.
+    size_t piece_count() const { return is_inline() ? 1 : pieces.size(); }
+};
+
+using DiskObjectRef = std::shared_ptr<const DiskObject>;
+
+// A piece's bytes as read: `data` stays valid while `owner` lives.
+struct PieceData {
+    std::shared_ptr<const Buffer> owner;
+    ByteView data;
+};
+
+struct DiskStoreStats {
+    uint64_t objects = 0;
+    uint64_t object_bytes = 0;
+    uint64_t segments = 0;
+    uint64_t log_bytes = 0;        // Bytes in all segments.
+    uint64_t live_bytes = 0;       // Of which records that are still needed.
+    uint64_t corrupt_ranges = 0;   // Damaged ranges found by recovery.
+    uint64_t corrupt_bytes = 0;    // Their size.
+    uint64_t corrupt_reads = 0;    // Reads whose bytes failed their checks.
+    uint64_t damaged_objects = 0;  // Objects with a piece lost to corruption.
+    uint64_t torn_tails = 0;       // Torn tails truncated by recovery.
+    uint64_t writes = 0;
+    uint64_t syncs = 0;
+    uint64_t cache_bytes = 0;
+    uint64_t cache_hits = 0;
+    uint64_t cache_misses = 0;
+    bool writes_stopped = false;
+};
+
+class DiskStore {
+public:
+    struct Options {
+        std::string directory;                                  // storage.data_dir.
+        uint64_t segment_bytes = uint64_t{64} << 20;            // storage.segment_bytes.
+        uint64_t cache_bytes = uint64_t{256} << 20;             // storage.cache_bytes.
+        FsyncSetting fsync;                                     // storage.fsync.
+        uint32_t tick_ms = 10;                                  // For the fsync interval.
+        uint64_t write_backlog_bytes_max = uint64_t{64} << 20;  // Then is_backlogged().
+
+        Status validate() const;
+    };
+
+    using Done = std::function<void(Status status)>;
+    using ReadDone = std::function<void(Result<PieceData> piece)>;
+
+    // `disk` and `log` must outlive the store.
+    DiskStore(const Options& options, runtime::Disk& disk, spdlog::logger& log);
+    ~DiskStore();
+    DiskStore(const DiskStore&) = delete;
+    DiskStore& operator=(const DiskStore&) = delete;
+    DiskStore(DiskStore&&) = delete;
+    DiskStore& operator=(DiskStore&&) = delete;
+
+    // Creates the directory if needed and recovers what is in it. Nothing else may be called
+    // until `done` has run with OK. Fails with kIoError or kCorruption only if the directory
+    // cannot be used at all; damage inside segments is reported through stats and the log.
+    void open(Done done);
+    bool is_open() const { return opened_; }
+
+    // Puts. begin_put fails with the write-stop status after a failure.
+    Result<PutId> begin_put(std::string_view key);
+    // Appends a piece that is not the last. REQUIRES: `put` is open, data is at most one frame.
+    void append(PutId put, ByteView data);
+    // Appends the last piece and the commit; `done` runs once the put is durable (per the fsync
+    // policy) and visible, or failed. The put is closed either way. Returns the write-stop
+    // status, without calling `done`, if writes have stopped.
+    Status commit(PutId put, ByteView last_data, Version version, uint64_t digest, Done done);
+    // Forgets an unfinished put; its pieces become garbage.
+    void abandon(PutId put);
+
+    // Appends a tombstone; `done` runs once it is durable and the key is gone. Returns, without
+    // calling `done`, kNotFound if nothing visible has the key, or the write-stop status.
+    Status remove(std::string_view key, Version version, Done done);
+
+    // The visible object, or nullptr.
+    DiskObjectRef find(std::string_view key) const;
+    // The piece from the cache, if it is there.
+    std::optional<PieceData> cached_piece(const DiskObject& object, size_t index);
+    // Reads piece `index` (0 for inline data) and checks it; `done` gets kCorruption, naming
+    // the segment and offset, for bytes that fail, and runs on a later turn. Returns
+    // kCorruption at once, without calling `done`, for an object recovery found damaged.
+    // REQUIRES: the object came from find() and index < piece_count().
+    Status read_piece(DiskObjectRef object, size_t index, ReadDone done);
+
+    struct ListEntry {
+        std::string_view key;
+        const DiskObject* object;
+    };
+    struct ListPage {
+        std::vector<ListEntry> entries;
+        bool truncated = false;
+    };
+    // Visible keys that start with `prefix` and sort after `start_after`, in order, at most
+    // `limit`. Views are valid until the store changes.
+    ListPage list(std::string_view prefix, std::string_view start_after, size_t limit) const;
+
+    // Once per loop turn: writes out what this turn appended.
+    void on_turn_end();
+    // Every tick: drives the fsync interval.
+    void on_tick();
+
+    // Appended bytes not yet written are over write_backlog_bytes_max: pause the clients.
+    bool is_backlogged() const;
+    // No request of this store is in flight at the disk.
+    bool is_idle() const;
+    // The largest HLC in the store, so that the node's clock starts past it.
+    uint64_t hlc_max() const { return hlc_max_; }
+    DiskStoreStats stats() const;
+
+private:
+    struct Segment;
+    struct Batch;
+    struct OpenPut;
+    struct IndexEntry;
+    struct PendingRead;
+    struct Completion;
+    class Recovery;
+
+    RecordLocation append_record(
+            Lsn lsn, RecordKind kind, ByteView body_head, ByteView body_tail, uint32_t data_bytes);
+    Lsn next_lsn();
+    Status check_writable() const;
+    void start_flush();
+    void flush_step();
+    bool start_create(const Batch& batch);
+    bool start_write(const Batch& batch);
+    bool start_sync(const Batch& batch);
+    bool start_directory_sync(const Batch& batch);
+    void flush_step_done(const Status& status, std::string_view operation);
+    void finish_flush();
+    void stop_writes(const Status& cause);
+    void sync_interval();
+    void publish_object(std::string key, std::shared_ptr<DiskObject> object);
+    void publish_tombstone(std::string key, Version version, RecordLocation location);
+    void retire(const RecordLocation& location);
+    void retire_object(const DiskObject& object);
+    Status check_piece(const DiskObject& object, size_t index, ByteView record_bytes) const;
+    void read_piece_done(std::list<PendingRead>::iterator read, Status status);
+    std::string segment_path(uint64_t sequence) const;
+
+    Options options_;
+    runtime::Disk& disk_;
+    spdlog::logger& log_;
+    bool opened_ = false;
+
+    std::map<uint64_t, Segment> segments_;
+    std::map<std::string, IndexEntry, std::less<>> index_;
+    std::map<PutId, OpenPut> puts_;
+    ReadCache cache_;
+    std::list<PendingRead> reads_;
+
+    // The log's end: where the next record goes.
+    uint64_t append_segment_ = 0;
+    uint64_t append_offset_ = 0;
+    uint64_t lsn_last_ = 0;
+    uint64_t put_last_ = 0;
+    uint64_t hlc_max_ = 0;
+
+    // Appended since the last flush began, one batch per segment touched.
+    std::vector<Batch> filling_;
+    std::vector<Completion> filling_done_;
+    // Being written and synced.
+    std::vector<Batch> flushing_;
+    std::vector<Completion> flushing_done_;
+    size_t flush_index_ = 0;
+    uint8_t flush_stage_ = 0;
+    bool flush_in_flight_ = false;
+    bool has_unsynced_ = false;  // kInterval/kNever: written, not yet synced.
+    bool sync_due_ = false;      // kInterval: the next flush syncs even with nothing to write.
+    uint32_t ticks_since_sync_ = 0;
+    runtime::DiskOpen open_request_;
+    runtime::DiskWrite write_request_;
+    runtime::DiskSync sync_request_;
+    runtime::DiskPathRequest directory_request_;
+
+    Status writes_stopped_;
+    uint64_t objects_ = 0;
+    uint64_t object_bytes_ = 0;
+    DiskStoreStats counters_;
+    // Kept until the turn after it finished: its last callback is still on the stack then.
+    static void delete_recovery(Recovery* recovery);
+    std::unique_ptr<Recovery, void (*)(Recovery*)> recovery_{nullptr, &delete_recovery};
+    bool recovery_finished_ = false;
+};
+
+}  // namespace shoal::storage

@@ -1,0 +1,348 @@
+// DiskStore::open: recovery of a store directory, one asynchronous step after another.
+//
+// Every segment is read whole and scanned in sequence order (docs/wal_format.md, "Recovery").
+// The latest version of each key wins; an object's pieces are found by its put id, so a piece
+// that was rewritten later (by compaction) is found where it was written last. What no live
+// object needs is garbage for compaction. Damage is logged, counted and left on disk.
+#include <fmt/format.h>
+
+#include "shoal/storage/segment_scan.h"
+#include "storage/disk_store_state.h"
+
+namespace shoal::storage {
+
+class DiskStore::Recovery {
+public:
+    Recovery(DiskStore& store, Done done) : store_(store), done_(std::move(done)) {}
+
+    void start() {
+        path_request_ = runtime::DiskPathRequest{
+                .kind = runtime::DiskPathRequest::Kind::kMakeDirectory,
+                .path = store_.options_.directory,
+                .done = [this](runtime::DiskPathRequest&, const Status& status) {
+                    if (!status.is_ok()) return fail(status);
+                    list();
+                }};
+        store_.disk_.path_request(path_request_);
+    }
+
+private:
+    // The latest record seen for a key.
+    struct Latest {
+        bool is_tombstone = false;
+        Version version;
+        RecordLocation location;
+        PutId put{};
+        uint64_t object_bytes = 0;
+        uint64_t digest = 0;
+        uint32_t piece_count = 0;
+    };
+
+    void list() {
+        path_request_ = runtime::DiskPathRequest{
+                .kind = runtime::DiskPathRequest::Kind::kList,
+                .path = store_.options_.directory,
+                .done = [this](runtime::DiskPathRequest& request, const Status& status) {
+                    if (!status.is_ok()) return fail(status);
+                    for (const std::string& name : request.names) {
+                        const uint64_t sequence = parse_segment_file_name(name);
+                        if (sequence != 0) sequences_.push_back(sequence);
+                    }
+                    open_next();
+                }};
+        store_.disk_.path_request(path_request_);
+    }
+
+    void open_next() {
+        if (next_ == sequences_.size()) return finish();
+        current_ = sequences_[next_];
+        next_ += 1;
+        open_ = runtime::DiskOpen{.path = store_.segment_path(current_),
+                                  .mode = runtime::OpenMode::kReadWrite,
+                                  .done = [this](runtime::DiskOpen& open, const Status& status) {
+                                      if (!status.is_ok()) return fail(status);
+                                      file_ = open.file;
+                                      measure();
+                                  }};
+        store_.disk_.open(open_);
+    }
+
+    void measure() {
+        size_ = runtime::DiskFileSize{
+                .file = file_,
+                .done = [this](runtime::DiskFileSize& request, const Status& status) {
+                    if (!status.is_ok()) return fail(status);
+                    if (request.size > kSegmentFileBytesMax) {
+                        report_unreadable(request.size,
+                                          fmt::format("{} bytes, over the {} a segment may hold",
+                                                      request.size,
+                                                      kSegmentFileBytesMax));
+                        return open_next();
+                    }
+                    read(request.size);
+                }};
+        store_.disk_.file_size(size_);
+    }
+
+    void read(uint64_t file_bytes) {
+        contents_ = Buffer(file_bytes);
+        read_ = runtime::DiskRead{.file = file_,
+                                  .offset = 0,
+                                  .target = contents_.mutable_view(),
+                                  .done = [this](runtime::DiskRead& request, const Status& status) {
+                                      if (!status.is_ok()) return fail(status);
+                                      contents_.resize(request.read_bytes);
+                                      scan();
+                                  }};
+        store_.disk_.read(read_);
+    }
+
+    void scan() {
+        Result<SegmentScan> scanned = scan_segment(contents_.view());
+        if (!scanned.is_ok()) {
+            report_unreadable(contents_.size(), scanned.status().message());
+            contents_ = Buffer();
+            return open_next();
+        }
+        const SegmentScan& segment = scanned.value();
+        store_.segments_.emplace(current_,
+                                 Segment{.file = file_,
+                                         .is_open = true,
+                                         .bytes = contents_.size(),
+                                         .live_bytes = 0});
+        for (const Record& record : segment.records) {
+            apply(record);
+        }
+        for (const CorruptRange& range : segment.corrupt) {
+            report_corrupt(range);
+        }
+        const bool is_last = next_ == sequences_.size();
+        reusable_ = false;
+        if (segment.tail == TailKind::kTorn && !is_last) {
+            // Sealed segments are synced before the next is used: this is damage, not a crash.
+            report_corrupt(CorruptRange{.offset = segment.end_offset,
+                                        .bytes = contents_.size() - segment.end_offset,
+                                        .reason = "a torn tail in a sealed segment"});
+        }
+        const uint64_t end_offset = segment.end_offset;
+        const bool torn = segment.tail == TailKind::kTorn;
+        contents_ = Buffer();
+        if (is_last && segment.tail != TailKind::kCorrupt &&
+            end_offset < store_.options_.segment_bytes) {
+            reusable_ = true;
+            reuse_offset_ = end_offset;
+        }
+        if (is_last && torn) return truncate_torn_tail(end_offset);
+        open_next();
+    }
+
+    // The torn write was never acknowledged; cut it off, durably, before appending after it.
+    void truncate_torn_tail(uint64_t end_offset) {
+        store_.counters_.torn_tails += 1;
+        store_.log_.warn("torn_tail_truncated segment={} offset={}", current_, end_offset);
+        store_.segments_.at(current_).bytes = end_offset;
+        truncate_ = runtime::DiskTruncate{
+                .file = file_,
+                .size = end_offset,
+                .done = [this](runtime::DiskTruncate&, const Status& status) {
+                    if (!status.is_ok()) return fail(status);
+                    sync_ = runtime::DiskSync{
+                            .file = file_,
+                            .done = [this](runtime::DiskSync&, const Status& synced) {
+                                if (!synced.is_ok()) return fail(synced);
+                                open_next();
+                            }};
+                    store_.disk_.sync(sync_);
+                }};
+        store_.disk_.truncate(truncate_);
+    }
+
+    void apply(const Record& record) {
+        store_.lsn_last_ = std::max(store_.lsn_last_, to_u64(record.lsn));
+        const RecordLocation location{
+                .segment = current_,
+                .offset = static_cast<uint64_t>(record.body.data() - contents_.data()) -
+                          kRecordHeaderBytes,
+                .record_bytes = static_cast<uint32_t>(record.bytes),
+                .data_bytes = 0};
+        Status status = Status::ok();
+        switch (record.kind) {
+            case RecordKind::kObjectPiece:
+                status = apply_piece(record, location);
+                break;
+            case RecordKind::kObjectCommit:
+                status = apply_commit(record, location);
+                break;
+            case RecordKind::kTombstone:
+                status = apply_tombstone(record, location);
+                break;
+        }
+        if (!status.is_ok()) {
+            report_corrupt(CorruptRange{.offset = location.offset,
+                                        .bytes = location.record_bytes,
+                                        .reason = status.message()});
+        }
+    }
+
+    Status apply_piece(const Record& record, RecordLocation location) {
+        SHOAL_TRY_ASSIGN(const PieceBody piece, decode_piece_body(record.body));
+        store_.put_last_ = std::max(store_.put_last_, to_u64(piece.put));
+        location.data_bytes = static_cast<uint32_t>(piece.data.size());
+        pieces_[piece.put][piece.index] = location;
+        return Status::ok();
+    }
+
+    Status apply_commit(const Record& record, RecordLocation location) {
+        SHOAL_TRY_ASSIGN(const CommitBody commit, decode_commit_body(record.body));
+        store_.put_last_ = std::max(store_.put_last_, to_u64(commit.put));
+        location.data_bytes = static_cast<uint32_t>(commit.inline_data.size());
+        keep_latest(commit.key,
+                    Latest{.is_tombstone = false,
+                           .version = commit.version,
+                           .location = location,
+                           .put = commit.put,
+                           .object_bytes = commit.object_bytes,
+                           .digest = commit.digest,
+                           .piece_count = commit.piece_count});
+        return Status::ok();
+    }
+
+    Status apply_tombstone(const Record& record, RecordLocation location) {
+        SHOAL_TRY_ASSIGN(const TombstoneBody tombstone, decode_tombstone_body(record.body));
+        keep_latest(
+                tombstone.key,
+                Latest{.is_tombstone = true, .version = tombstone.version, .location = location});
+        return Status::ok();
+    }
+
+    // A later record of the same version (a copy made by compaction) wins too.
+    void keep_latest(std::string_view key, const Latest& latest) {
+        auto found = latest_.find(key);
+        if (found == latest_.end()) {
+            latest_.emplace(std::string(key), latest);
+        } else if (latest.version >= found->second.version) {
+            found->second = latest;
+        }
+    }
+
+    void report_corrupt(const CorruptRange& range) {
+        store_.counters_.corrupt_ranges += 1;
+        store_.counters_.corrupt_bytes += range.bytes;
+        store_.log_.error("segment_corrupt segment={} offset={} bytes={} reason=\"{}\"",
+                          current_,
+                          range.offset,
+                          range.bytes,
+                          range.reason);
+    }
+
+    void report_unreadable(uint64_t file_bytes, std::string_view reason) {
+        store_.disk_.close(file_);
+        store_.counters_.corrupt_ranges += 1;
+        store_.counters_.corrupt_bytes += file_bytes;
+        store_.log_.error("segment_unreadable segment={} bytes={} reason=\"{}\"",
+                          current_,
+                          file_bytes,
+                          reason);
+    }
+
+    std::shared_ptr<DiskObject> assemble(const Latest& latest) {
+        auto object = std::make_shared<DiskObject>();
+        object->version = latest.version;
+        object->object_bytes = latest.object_bytes;
+        object->digest = latest.digest;
+        object->put = latest.put;
+        object->commit = latest.location;
+        if (latest.piece_count == 0) return object;
+        const auto found = pieces_.find(latest.put);
+        uint64_t data_bytes = 0;
+        for (uint32_t index = 0; index < latest.piece_count; ++index) {
+            if (found == pieces_.end() || !found->second.contains(index)) {
+                object->damage = fmt::format("storage: piece {} of {} was lost to corruption",
+                                             index,
+                                             latest.piece_count);
+                continue;
+            }
+            object->pieces.push_back(found->second.at(index));
+            data_bytes += object->pieces.back().data_bytes;
+        }
+        if (object->damage.empty() && data_bytes != latest.object_bytes) {
+            object->damage = fmt::format("storage: the pieces hold {} bytes, the commit says {}",
+                                         data_bytes,
+                                         latest.object_bytes);
+        }
+        return object;
+    }
+
+    void finish() {
+        for (auto& [key, latest] : latest_) {
+            if (latest.is_tombstone) {
+                store_.publish_tombstone(key, latest.version, latest.location);
+                continue;
+            }
+            std::shared_ptr<DiskObject> object = assemble(latest);
+            if (!object->damage.empty()) {
+                store_.log_.error("object_damaged put={} version={} reason=\"{}\"",
+                                  to_u64(object->put),
+                                  object->version.hlc,
+                                  object->damage);
+            }
+            store_.publish_object(key, std::move(object));
+        }
+        const uint64_t sequence_max = sequences_.empty() ? 0 : sequences_.back();
+        store_.append_segment_ = reusable_ ? sequence_max : sequence_max + 1;
+        store_.append_offset_ = reusable_ ? reuse_offset_ : 0;
+        store_.opened_ = true;
+        store_.log_.info("store_recovered directory={} segments={} objects={} lsn={}",
+                         store_.options_.directory,
+                         store_.segments_.size(),
+                         store_.objects_,
+                         store_.lsn_last_);
+        complete(Status::ok());
+    }
+
+    void fail(const Status& status) {
+        complete(Status::from_code(status.code(),
+                                   fmt::format("storage: cannot recover {}: {}",
+                                               store_.options_.directory,
+                                               status.message())));
+    }
+
+    // The store destroys this recovery on a later turn.
+    void complete(Status status) {
+        store_.recovery_finished_ = true;
+        Done done = std::move(done_);
+        done(std::move(status));
+    }
+
+    DiskStore& store_;
+    Done done_;
+    std::vector<uint64_t> sequences_;  // Sorted: kList returns names in order.
+    size_t next_ = 0;
+    uint64_t current_ = 0;
+    runtime::FileId file_{};
+    Buffer contents_;
+    bool reusable_ = false;  // The last segment takes appends at reuse_offset_.
+    uint64_t reuse_offset_ = 0;
+    std::map<std::string, Latest, std::less<>> latest_;
+    std::map<PutId, std::map<uint32_t, RecordLocation>> pieces_;
+    runtime::DiskPathRequest path_request_;
+    runtime::DiskOpen open_;
+    runtime::DiskFileSize size_;
+    runtime::DiskRead read_;
+    runtime::DiskTruncate truncate_;
+    runtime::DiskSync sync_;
+};
+
+void DiskStore::open(Done done) {
+    SHOAL_ASSERT(!opened_);
+    SHOAL_ASSERT(recovery_ == nullptr);
+    recovery_.reset(
+            new Recovery(*this, std::move(done)));  // NOLINT(cppcoreguidelines-owning-memory)
+    recovery_->start();
+}
+
+void DiskStore::delete_recovery(Recovery* recovery) {
+    delete recovery;  // NOLINT(cppcoreguidelines-owning-memory)
+}
+
+}  // namespace shoal::storage

@@ -1,0 +1,635 @@
+#include "shoal/storage/disk_store.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "shoal/base/coding.h"
+#include "shoal/base/limits.h"
+#include "shoal/base/units.h"
+#include "shoal/storage/wal_record.h"
+#include "storage/disk_store_state.h"
+
+namespace shoal::storage {
+namespace {
+
+enum FlushStage : uint8_t { kOpenStage, kWriteStage, kSyncStage, kSyncDirectoryStage, kDoneStage };
+
+constexpr uint64_t kSegmentBytesMin = uint64_t{64} << 10;
+
+// Object bytes are the tail of every record body that carries them (record_body.h).
+ByteView record_data(ByteView record, uint32_t data_bytes) {
+    const uint32_t body_bytes = decode_fixed32(record.data() + 8);
+    SHOAL_ASSERT(body_bytes >= data_bytes);
+    return record.subspan(kRecordHeaderBytes + body_bytes - data_bytes, data_bytes);
+}
+
+}  // namespace
+
+std::string segment_file_name(uint64_t sequence) {
+    return fmt::format("segment-{:016x}.wal", sequence);
+}
+
+uint64_t parse_segment_file_name(std::string_view name) {
+    constexpr std::string_view kPrefix = "segment-";
+    constexpr std::string_view kSuffix = ".wal";
+    if (name.size() != kPrefix.size() + 16 + kSuffix.size()) return 0;
+    if (!name.starts_with(kPrefix) || !name.ends_with(kSuffix)) return 0;
+    uint64_t sequence = 0;
+    for (const char digit : name.substr(kPrefix.size(), 16)) {
+        uint64_t value = 0;
+        if (digit >= '0' && digit <= '9') {
+            value = static_cast<uint64_t>(digit - '0');
+        } else if (digit >= 'a' && digit <= 'f') {
+            value = static_cast<uint64_t>(digit - 'a') + 10;
+        } else {
+            return 0;
+        }
+        sequence = sequence * 16 + value;
+    }
+    return sequence;
+}
+
+Result<FsyncSetting> parse_fsync_setting(std::string_view text) {
+    if (text == "always") return FsyncSetting{.policy = FsyncPolicy::kAlways};
+    if (text == "never") return FsyncSetting{.policy = FsyncPolicy::kNever};
+    constexpr std::string_view kInterval = "interval:";
+    if (text.starts_with(kInterval)) {
+        const std::string_view number = text.substr(kInterval.size());
+        uint64_t milliseconds = 0;
+        bool is_number = !number.empty() && number.size() <= 9;
+        for (const char digit : number) {
+            is_number = is_number && digit >= '0' && digit <= '9';
+            milliseconds = milliseconds * 10 + static_cast<uint64_t>(digit - '0');
+        }
+        if (is_number && milliseconds > 0 && milliseconds <= 60'000) {
+            return FsyncSetting{.policy = FsyncPolicy::kInterval,
+                                .interval_ms = static_cast<uint32_t>(milliseconds)};
+        }
+    }
+    return Status::invalid_argument(fmt::format(
+            "storage.fsync: \"{}\" is not \"always\", \"never\" or \"interval:<1..60000 ms>\"",
+            text));
+}
+
+Status DiskStore::Options::validate() const {
+    if (directory.empty()) return Status::invalid_argument("storage.data_dir is empty");
+    if (segment_bytes < kSegmentBytesMin || segment_bytes > kSegmentFileBytesMax) {
+        return Status::invalid_argument(
+                fmt::format("storage.segment_bytes: {} is not within {} and {}",
+                            format_bytes(segment_bytes),
+                            format_bytes(kSegmentBytesMin),
+                            format_bytes(kSegmentFileBytesMax)));
+    }
+    if (fsync.policy == FsyncPolicy::kInterval && fsync.interval_ms == 0) {
+        return Status::invalid_argument("storage.fsync: the interval is 0 ms");
+    }
+    if (tick_ms == 0) return Status::invalid_argument("storage: tick_ms is 0");
+    if (write_backlog_bytes_max < uint64_t{2} * kRecordBodyBytesMax) {
+        return Status::invalid_argument("storage: write_backlog_bytes_max is under 2 records");
+    }
+    return Status::ok();
+}
+
+DiskStore::DiskStore(const Options& options, runtime::Disk& disk, spdlog::logger& log)
+    : options_(options), disk_(disk), log_(log), cache_(options.cache_bytes) {
+    SHOAL_ASSERT(options.validate().is_ok());
+}
+
+DiskStore::~DiskStore() {
+    for (auto& [sequence, segment] : segments_) {
+        if (segment.is_open) disk_.close(segment.file);
+    }
+}
+
+Status DiskStore::check_writable() const {
+    SHOAL_ASSERT(opened_);
+    return writes_stopped_;
+}
+
+Lsn DiskStore::next_lsn() {
+    lsn_last_ += 1;
+    return Lsn{lsn_last_};
+}
+
+Result<PutId> DiskStore::begin_put(std::string_view key) {
+    SHOAL_TRY(check_writable());
+    SHOAL_ASSERT(key.size() >= limits::kKeyBytesMin && key.size() <= limits::kKeyBytesMax);
+    put_last_ += 1;
+    const PutId put{put_last_};
+    const bool inserted = puts_.emplace(put, OpenPut{.key = std::string(key)}).second;
+    SHOAL_ASSERT(inserted);
+    return put;
+}
+
+void DiskStore::append(PutId put, ByteView data) {
+    auto found = puts_.find(put);
+    SHOAL_ASSERT(found != puts_.end());
+    SHOAL_ASSERT(data.size() <= limits::kDataFrameBytesMax);
+    if (!writes_stopped_.is_ok()) return;  // The commit will fail; nothing more is written.
+    OpenPut& open = found->second;
+    const PieceBody piece{.put = put, .index = static_cast<uint32_t>(open.pieces.size())};
+    Buffer head;
+    encode_piece_head(piece, head);
+    const Lsn lsn = next_lsn();
+    open.pieces.push_back(append_record(
+            lsn, RecordKind::kObjectPiece, head.view(), data, static_cast<uint32_t>(data.size())));
+    open.object_bytes += data.size();
+}
+
+Status DiskStore::commit(
+        PutId put, ByteView last_data, Version version, uint64_t digest, Done done) {
+    auto found = puts_.find(put);
+    SHOAL_ASSERT(found != puts_.end());
+    SHOAL_TRY(check_writable());
+    if (!found->second.pieces.empty() && !last_data.empty()) append(put, last_data);
+    OpenPut open = std::move(found->second);
+    puts_.erase(found);
+
+    auto object = std::make_shared<DiskObject>();
+    object->version = version;
+    object->digest = digest;
+    object->put = put;
+    const bool is_inline = open.pieces.empty();
+    object->object_bytes = is_inline ? last_data.size() : open.object_bytes;
+    CommitBody body{.put = put,
+                    .version = version,
+                    .object_bytes = object->object_bytes,
+                    .digest = digest,
+                    .piece_count = static_cast<uint32_t>(open.pieces.size()),
+                    .key = open.key,
+                    .inline_data = is_inline ? last_data : ByteView{}};
+    Buffer head;
+    encode_commit_head(body, head);
+    object->commit = append_record(next_lsn(),
+                                   RecordKind::kObjectCommit,
+                                   head.view(),
+                                   body.inline_data,
+                                   static_cast<uint32_t>(body.inline_data.size()));
+    object->pieces = std::move(open.pieces);
+    // Small objects are kept hot from the start: they are what a cache is for.
+    std::shared_ptr<Buffer> cached;
+    if (is_inline) {
+        const Batch& batch = filling_.back();
+        const uint64_t start = object->commit.offset - batch.offset;
+        cached = std::make_shared<Buffer>(
+                batch.bytes.view().subspan(start, object->commit.record_bytes));
+    }
+    filling_done_.push_back(Completion{
+            .apply =
+                    [this, key = std::move(open.key), object, cached]() mutable {
+                        if (cached != nullptr) {
+                            cache_.insert({object->commit.segment, object->commit.offset},
+                                          std::move(cached));
+                        }
+                        publish_object(std::move(key), std::move(object));
+                    },
+            .done = std::move(done),
+    });
+    return Status::ok();
+}
+
+void DiskStore::abandon(PutId put) {
+    const size_t erased = puts_.erase(put);
+    SHOAL_ASSERT(erased == 1);
+}
+
+Status DiskStore::remove(std::string_view key, Version version, Done done) {
+    SHOAL_TRY(check_writable());
+    if (find(key) == nullptr) return Status::not_found("no such object");
+    Buffer body;
+    encode_tombstone_body(TombstoneBody{.version = version, .key = key}, body);
+    const RecordLocation location =
+            append_record(next_lsn(), RecordKind::kTombstone, body.view(), ByteView{}, 0);
+    filling_done_.push_back(Completion{
+            .apply =
+                    [this, key = std::string(key), version, location]() mutable {
+                        publish_tombstone(std::move(key), version, location);
+                    },
+            .done = std::move(done),
+    });
+    return Status::ok();
+}
+
+RecordLocation DiskStore::append_record(
+        Lsn lsn, RecordKind kind, ByteView body_head, ByteView body_tail, uint32_t data_bytes) {
+    SHOAL_ASSERT(opened_);
+    const size_t bytes = record_bytes(body_head.size() + body_tail.size());
+    if (append_offset_ > kSegmentHeaderBytes && append_offset_ + bytes > options_.segment_bytes) {
+        // Seal the segment: whatever the policy, it is synced before the next one is used, so
+        // that only the last segment can ever have a torn tail.
+        if (filling_.empty() || filling_.back().segment != append_segment_) {
+            filling_.push_back(Batch{.segment = append_segment_, .offset = append_offset_});
+        }
+        filling_.back().sync = true;
+        append_segment_ += 1;
+        append_offset_ = 0;
+    }
+    if (append_offset_ == 0) {
+        segments_.emplace(append_segment_, Segment{});
+        filling_.push_back(Batch{.segment = append_segment_, .offset = 0, .creates_segment = true});
+        encode_segment_header(SegmentHeader{.sequence = append_segment_}, filling_.back().bytes);
+        append_offset_ = kSegmentHeaderBytes;
+    } else if (filling_.empty() || filling_.back().segment != append_segment_) {
+        filling_.push_back(Batch{.segment = append_segment_, .offset = append_offset_});
+    }
+    Batch& batch = filling_.back();
+    SHOAL_ASSERT(batch.offset + batch.bytes.size() == append_offset_);
+    encode_record(lsn, kind, body_head, body_tail, batch.bytes);
+    const RecordLocation location{.segment = append_segment_,
+                                  .offset = append_offset_,
+                                  .record_bytes = static_cast<uint32_t>(bytes),
+                                  .data_bytes = data_bytes};
+    append_offset_ += bytes;
+    segments_.at(append_segment_).bytes = append_offset_;
+    return location;
+}
+
+void DiskStore::on_turn_end() {
+    if (recovery_finished_) {
+        recovery_.reset();
+        recovery_finished_ = false;
+    }
+    if (opened_) start_flush();
+}
+
+void DiskStore::on_tick() {
+    if (!opened_ || options_.fsync.policy != FsyncPolicy::kInterval || !has_unsynced_) return;
+    ticks_since_sync_ += 1;
+    if (uint64_t{ticks_since_sync_} * options_.tick_ms >= options_.fsync.interval_ms) {
+        sync_due_ = true;
+    }
+}
+
+void DiskStore::start_flush() {
+    if (flush_in_flight_ || !writes_stopped_.is_ok()) return;
+    if (sync_due_) {
+        if (filling_.empty()) {
+            filling_.push_back(Batch{.segment = append_segment_, .offset = append_offset_});
+        }
+        filling_.back().sync = true;
+        sync_due_ = false;
+    }
+    if (filling_.empty()) return;
+    flushing_ = std::move(filling_);
+    flushing_done_ = std::move(filling_done_);
+    filling_.clear();
+    filling_done_.clear();
+    flush_index_ = 0;
+    flush_stage_ = kOpenStage;
+    flush_in_flight_ = true;
+    flush_step();
+}
+
+// One request at a time, batch by batch: create (a new segment), write, sync, sync the
+// directory (a new segment), then the next batch. Each completion calls flush_step_done, which
+// moves on; a stage with nothing to do is skipped.
+void DiskStore::flush_step() {
+    while (flush_index_ < flushing_.size()) {
+        const Batch& batch = flushing_[flush_index_];
+        const uint8_t stage = flush_stage_;
+        flush_stage_ += 1;
+        bool started = false;
+        switch (stage) {
+            case kOpenStage:
+                started = start_create(batch);
+                break;
+            case kWriteStage:
+                started = start_write(batch);
+                break;
+            case kSyncStage:
+                started = start_sync(batch);
+                break;
+            case kSyncDirectoryStage:
+                started = start_directory_sync(batch);
+                break;
+            default:
+                flush_index_ += 1;
+                flush_stage_ = kOpenStage;
+                break;
+        }
+        if (started) return;
+    }
+    finish_flush();
+}
+
+bool DiskStore::start_create(const Batch& batch) {
+    if (!batch.creates_segment) return false;
+    open_request_ = runtime::DiskOpen{
+            .path = segment_path(batch.segment),
+            .mode = runtime::OpenMode::kCreateExclusive,
+            .done = [this](runtime::DiskOpen& open, const Status& status) {
+                if (status.is_ok()) {
+                    Segment& opened = segments_.at(flushing_[flush_index_].segment);
+                    opened.file = open.file;
+                    opened.is_open = true;
+                }
+                flush_step_done(status, "create");
+            }};
+    disk_.open(open_request_);
+    return true;
+}
+
+bool DiskStore::start_write(const Batch& batch) {
+    if (batch.bytes.empty()) return false;
+    const Segment& segment = segments_.at(batch.segment);
+    SHOAL_ASSERT(segment.is_open);
+    write_request_ = runtime::DiskWrite{.file = segment.file,
+                                        .offset = batch.offset,
+                                        .data = batch.bytes.view(),
+                                        .done = [this](runtime::DiskWrite&, const Status& status) {
+                                            counters_.writes += 1;
+                                            has_unsynced_ = true;
+                                            flush_step_done(status, "write");
+                                        }};
+    disk_.write(write_request_);
+    return true;
+}
+
+bool DiskStore::start_sync(const Batch& batch) {
+    const bool always = options_.fsync.policy == FsyncPolicy::kAlways;
+    const Segment& segment = segments_.at(batch.segment);
+    if (!(always || batch.sync || batch.creates_segment) || !segment.is_open) return false;
+    sync_request_ = runtime::DiskSync{.file = segment.file,
+                                      .done = [this](runtime::DiskSync&, const Status& status) {
+                                          counters_.syncs += 1;
+                                          flush_step_done(status, "sync");
+                                      }};
+    disk_.sync(sync_request_);
+    return true;
+}
+
+// A new segment's directory entry must be durable before anything in it is acknowledged.
+bool DiskStore::start_directory_sync(const Batch& batch) {
+    if (!batch.creates_segment) return false;
+    directory_request_ = runtime::DiskPathRequest{
+            .kind = runtime::DiskPathRequest::Kind::kSyncDirectory,
+            .path = options_.directory,
+            .done = [this](runtime::DiskPathRequest&, const Status& status) {
+                flush_step_done(status, "directory sync");
+            }};
+    disk_.path_request(directory_request_);
+    return true;
+}
+
+void DiskStore::flush_step_done(const Status& status, std::string_view operation) {
+    SHOAL_ASSERT(flush_in_flight_);
+    if (!status.is_ok()) {
+        const uint64_t segment = flushing_[std::min(flush_index_, flushing_.size() - 1)].segment;
+        stop_writes(Status::from_code(
+                status.code(),
+                fmt::format("failed {} of segment {}: {}", operation, segment, status.message())));
+        return;
+    }
+    // A sync of the segment being appended to covers every write still unsynced.
+    if (operation == "sync" && flushing_[flush_index_].segment == append_segment_) {
+        has_unsynced_ = false;
+        ticks_since_sync_ = 0;
+    }
+    flush_step();
+}
+
+void DiskStore::finish_flush() {
+    flush_in_flight_ = false;
+    flushing_.clear();
+    std::vector<Completion> completions = std::move(flushing_done_);
+    flushing_done_.clear();
+    for (Completion& completion : completions) {
+        completion.apply();
+        completion.done(Status::ok());
+    }
+}
+
+void DiskStore::stop_writes(const Status& cause) {
+    writes_stopped_ = Status::io_error(fmt::format("storage: writes stopped: {}", cause.message()));
+    counters_.writes_stopped = true;
+    log_.error("storage_writes_stopped directory={} reason=\"{}\"",
+               options_.directory,
+               cause.message());
+    flush_in_flight_ = false;
+    flushing_.clear();
+    filling_.clear();
+    std::vector<Completion> completions = std::move(flushing_done_);
+    for (Completion& completion : filling_done_) {
+        completions.push_back(std::move(completion));
+    }
+    flushing_done_.clear();
+    filling_done_.clear();
+    for (Completion& completion : completions) {
+        completion.done(writes_stopped_);
+    }
+}
+
+void DiskStore::publish_object(std::string key, std::shared_ptr<DiskObject> object) {
+    hlc_max_ = std::max(hlc_max_, object->version.hlc);
+    auto found = index_.find(key);
+    // Stale: a later version is already in place, and the object's records are dead.
+    if (found != index_.end() && found->second.version > object->version) return;
+    segments_.at(object->commit.segment).live_bytes += object->commit.record_bytes;
+    for (const RecordLocation& piece : object->pieces) {
+        segments_.at(piece.segment).live_bytes += piece.record_bytes;
+    }
+    if (!object->damage.empty()) counters_.damaged_objects += 1;
+    objects_ += 1;
+    object_bytes_ += object->object_bytes;
+    IndexEntry entry{.object = std::move(object), .version = {}, .tombstone = {}};
+    entry.version = entry.object->version;
+    if (found == index_.end()) {
+        index_.emplace(std::move(key), std::move(entry));
+        return;
+    }
+    if (found->second.object != nullptr) {
+        retire_object(*found->second.object);
+    } else {
+        retire(found->second.tombstone);
+    }
+    found->second = std::move(entry);
+}
+
+void DiskStore::publish_tombstone(std::string key, Version version, RecordLocation location) {
+    hlc_max_ = std::max(hlc_max_, version.hlc);
+    auto found = index_.find(key);
+    if (found != index_.end() && found->second.version > version) return;
+    segments_.at(location.segment).live_bytes += location.record_bytes;
+    IndexEntry entry{.object = nullptr, .version = version, .tombstone = location};
+    if (found == index_.end()) {
+        index_.emplace(std::move(key), entry);
+        return;
+    }
+    if (found->second.object != nullptr) {
+        retire_object(*found->second.object);
+    } else {
+        retire(found->second.tombstone);
+    }
+    found->second = entry;
+}
+
+void DiskStore::retire(const RecordLocation& location) {
+    auto segment = segments_.find(location.segment);
+    SHOAL_ASSERT(segment != segments_.end());
+    SHOAL_ASSERT(segment->second.live_bytes >= location.record_bytes);
+    segment->second.live_bytes -= location.record_bytes;
+}
+
+void DiskStore::retire_object(const DiskObject& object) {
+    SHOAL_ASSERT(objects_ > 0);
+    SHOAL_ASSERT(object_bytes_ >= object.object_bytes);
+    objects_ -= 1;
+    object_bytes_ -= object.object_bytes;
+    if (!object.damage.empty()) {
+        SHOAL_ASSERT(counters_.damaged_objects > 0);
+        counters_.damaged_objects -= 1;
+    }
+    retire(object.commit);
+    for (const RecordLocation& piece : object.pieces) {
+        retire(piece);
+    }
+}
+
+DiskObjectRef DiskStore::find(std::string_view key) const {
+    auto found = index_.find(key);
+    return found == index_.end() ? nullptr : found->second.object;
+}
+
+DiskStore::ListPage DiskStore::list(std::string_view prefix,
+                                    std::string_view start_after,
+                                    size_t limit) const {
+    ListPage page;
+    auto entry = index_.upper_bound(start_after);
+    if (start_after < prefix) entry = index_.lower_bound(prefix);
+    for (; entry != index_.end() && entry->first.starts_with(prefix); ++entry) {
+        if (entry->second.object == nullptr) continue;
+        if (page.entries.size() == limit) {
+            page.truncated = true;
+            break;
+        }
+        page.entries.push_back(
+                ListEntry{.key = entry->first, .object = entry->second.object.get()});
+    }
+    return page;
+}
+
+std::optional<PieceData> DiskStore::cached_piece(const DiskObject& object, size_t index) {
+    SHOAL_ASSERT(index < object.piece_count());
+    const RecordLocation& location = object.is_inline() ? object.commit : object.pieces[index];
+    std::shared_ptr<const Buffer> record = cache_.find({location.segment, location.offset});
+    if (record == nullptr) {
+        counters_.cache_misses += 1;
+        return std::nullopt;
+    }
+    counters_.cache_hits += 1;
+    const ByteView data = record_data(record->view(), location.data_bytes);
+    return PieceData{.owner = std::move(record), .data = data};
+}
+
+Status DiskStore::read_piece(DiskObjectRef object, size_t index, ReadDone done) {
+    SHOAL_ASSERT(object != nullptr);
+    SHOAL_ASSERT(index < object->piece_count());
+    if (!object->damage.empty()) {
+        counters_.corrupt_reads += 1;
+        return Status::corruption(object->damage);
+    }
+    const RecordLocation location = object->is_inline() ? object->commit : object->pieces[index];
+    auto segment = segments_.find(location.segment);
+    SHOAL_ASSERT(segment != segments_.end());
+    SHOAL_ASSERT(segment->second.is_open);
+    reads_.push_front(PendingRead{.object = std::move(object),
+                                  .index = index,
+                                  .location = location,
+                                  .record = std::make_shared<Buffer>(location.record_bytes),
+                                  .request = {},
+                                  .done = std::move(done)});
+    auto read = reads_.begin();
+    read->request = runtime::DiskRead{.file = segment->second.file,
+                                      .offset = location.offset,
+                                      .target = read->record->mutable_view(),
+                                      .done = [this, read](runtime::DiskRead&, Status status) {
+                                          read_piece_done(read, std::move(status));
+                                      }};
+    disk_.read(read->request);
+    return Status::ok();
+}
+
+void DiskStore::read_piece_done(std::list<PendingRead>::iterator read, Status status) {
+    PendingRead pending = std::move(*read);
+    reads_.erase(read);
+    const RecordLocation& location = pending.location;
+    const std::string where = fmt::format("storage: piece {} at segment {} offset {}",
+                                          pending.index,
+                                          location.segment,
+                                          location.offset);
+    if (!status.is_ok()) {
+        pending.done(
+                Status::from_code(status.code(), fmt::format("{}: {}", where, status.message())));
+        return;
+    }
+    status = pending.request.read_bytes == location.record_bytes
+                     ? check_piece(*pending.object, pending.index, pending.record->view())
+                     : Status::corruption("wal: record cut short by the end of its segment");
+    if (!status.is_ok()) {
+        counters_.corrupt_reads += 1;
+        log_.warn("read_corrupt segment={} offset={} reason=\"{}\"",
+                  location.segment,
+                  location.offset,
+                  status.message());
+        pending.done(Status::corruption(fmt::format("{}: {}", where, status.message())));
+        return;
+    }
+    cache_.insert({location.segment, location.offset}, pending.record);
+    const ByteView data = record_data(pending.record->view(), location.data_bytes);
+    pending.done(PieceData{.owner = std::move(pending.record), .data = data});
+}
+
+// The record must be the one the index says: whole, checksummed, of the right kind, put and
+// index, and carrying the bytes expected.
+Status DiskStore::check_piece(const DiskObject& object, size_t index, ByteView record_bytes) const {
+    SHOAL_TRY_ASSIGN(const Record record, decode_record(record_bytes));
+    if (object.is_inline()) {
+        if (record.kind != RecordKind::kObjectCommit) {
+            return Status::corruption("wal: not a commit");
+        }
+        SHOAL_TRY_ASSIGN(const CommitBody commit, decode_commit_body(record.body));
+        if (commit.put != object.put || commit.inline_data.size() != object.object_bytes) {
+            return Status::corruption("wal: the commit is not the object's");
+        }
+        return Status::ok();
+    }
+    if (record.kind != RecordKind::kObjectPiece) return Status::corruption("wal: not a piece");
+    SHOAL_TRY_ASSIGN(const PieceBody piece, decode_piece_body(record.body));
+    if (piece.put != object.put || piece.index != index ||
+        piece.data.size() != object.pieces[index].data_bytes) {
+        return Status::corruption("wal: the piece is not the object's");
+    }
+    return Status::ok();
+}
+
+bool DiskStore::is_backlogged() const {
+    uint64_t bytes = 0;
+    for (const Batch& batch : filling_) {
+        bytes += batch.bytes.size();
+    }
+    return bytes > options_.write_backlog_bytes_max;
+}
+
+bool DiskStore::is_idle() const {
+    return !flush_in_flight_ && reads_.empty() && (recovery_ == nullptr || recovery_finished_);
+}
+
+DiskStoreStats DiskStore::stats() const {
+    DiskStoreStats stats = counters_;
+    stats.objects = objects_;
+    stats.object_bytes = object_bytes_;
+    stats.segments = segments_.size();
+    for (const auto& [sequence, segment] : segments_) {
+        stats.log_bytes += segment.bytes;
+        stats.live_bytes += segment.live_bytes;
+    }
+    stats.cache_bytes = cache_.used_bytes();
+    return stats;
+}
+
+std::string DiskStore::segment_path(uint64_t sequence) const {
+    return options_.directory + "/" + segment_file_name(sequence);
+}
+
+}  // namespace shoal::storage

@@ -1,0 +1,52 @@
+// Goal: the read cache stays within its byte budget, evicts the least recently used piece
+// first, refuses pieces too big to share the budget, and forgets a segment on request.
+//
+// Method: insert and look up pieces of known sizes by hand.
+#include "shoal/storage/read_cache.h"
+
+#include <catch2/catch.hpp>
+
+namespace shoal::storage {
+namespace {
+
+std::shared_ptr<const Buffer> piece(size_t bytes) {
+    return std::make_shared<Buffer>(bytes);
+}
+
+TEST_CASE("read cache: the least recently used piece goes first", "[unit][read_cache]") {
+    ReadCache cache(1000);
+    cache.insert({1, 0}, piece(200));
+    cache.insert({1, 200}, piece(200));
+    cache.insert({1, 400}, piece(200));
+    cache.insert({1, 600}, piece(200));
+    REQUIRE(cache.find({1, 0}) != nullptr);  // Now the most recent.
+    cache.insert({1, 800}, piece(250));      // Over budget: {1, 200} is the oldest.
+    REQUIRE(cache.used_bytes() <= 1000);
+    REQUIRE(cache.find({1, 200}) == nullptr);
+    REQUIRE(cache.find({1, 0}) != nullptr);
+    REQUIRE(cache.find({1, 800}) != nullptr);
+}
+
+TEST_CASE("read cache: a piece over a quarter of the budget is not kept", "[unit][read_cache]") {
+    ReadCache cache(1000);
+    cache.insert({1, 0}, piece(251));
+    REQUIRE(cache.find({1, 0}) == nullptr);
+    REQUIRE(cache.used_bytes() == 0);
+}
+
+TEST_CASE("read cache: replacing a piece and erasing a segment keep the count right",
+          "[unit][read_cache]") {
+    ReadCache cache(1000);
+    cache.insert({1, 0}, piece(100));
+    cache.insert({1, 0}, piece(150));
+    REQUIRE(cache.used_bytes() == 150);
+    cache.insert({2, 0}, piece(100));
+    cache.insert({2, 100}, piece(100));
+    cache.erase_segment(2);
+    REQUIRE(cache.used_bytes() == 150);
+    REQUIRE(cache.size() == 1);
+    REQUIRE(cache.find({2, 0}) == nullptr);
+}
+
+}  // namespace
+}  // namespace shoal::storage
