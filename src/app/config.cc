@@ -61,7 +61,7 @@ Status read_u32(const toml::table& table, std::string_view field, uint32_t& targ
 Status check_known_keys(const toml::table& root) {
     static const std::map<std::string, std::vector<std::string>, std::less<>> known_keys{
             {"node", {"name", "listen", "data", "shutdown_grace_ms"}},
-            {"storage", {"mode", "memory_bytes"}},
+            {"storage", {"mode", "memory_bytes", "fsync", "cache_bytes", "segment_bytes"}},
             {"log", {"level", "file"}},
     };
     for (const auto& [section, value] : root) {
@@ -96,6 +96,9 @@ Status read_text(std::string_view text, const std::string& path, Config& config)
     if (status.is_ok()) status = read_u32(root, "node.shutdown_grace_ms", config.shutdown_grace_ms);
     if (status.is_ok()) status = read_string(root, "storage.mode", config.storage_mode);
     if (status.is_ok()) status = read_bytes(root, "storage.memory_bytes", config.memory_bytes);
+    if (status.is_ok()) status = read_string(root, "storage.fsync", config.fsync);
+    if (status.is_ok()) status = read_bytes(root, "storage.cache_bytes", config.cache_bytes);
+    if (status.is_ok()) status = read_bytes(root, "storage.segment_bytes", config.segment_bytes);
     if (status.is_ok()) status = read_string(root, "log.level", config.log_level);
     if (status.is_ok()) status = read_string(root, "log.file", config.log_file);
     if (status.is_ok() && !listen_text.empty()) {
@@ -137,12 +140,11 @@ Status apply_overrides(const ConfigOverrides& overrides, Config& config) {
 
 Status Config::validate() const {
     if (name.empty()) return Status::invalid_argument("node.name must not be empty");
-    if (storage_mode != "memory") {
-        return Status::invalid_argument(fmt::format(
-                "storage.mode = \"{}\" is not supported; this build has \"memory\" only (the "
-                "disk store arrives with issue #3)",
-                storage_mode));
+    if (storage_mode != "memory" && storage_mode != "disk") {
+        return Status::invalid_argument(
+                fmt::format("storage.mode = \"{}\" is not \"disk\" or \"memory\"", storage_mode));
     }
+    SHOAL_TRY(storage::parse_fsync_setting(fsync).status());
     if (spdlog::level::from_str(log_level) == spdlog::level::off && log_level != "off") {
         return Status::invalid_argument(
                 fmt::format("log.level = \"{}\" is not one of trace, debug, info, warn, error, off",
@@ -156,6 +158,16 @@ node::Node::Options Config::node_options(NodeId id) const {
     options.name = name;
     options.id = id;
     options.memory.memory_bytes = memory_bytes;
+    if (storage_mode == "disk") {
+        options.storage_mode = node::StorageMode::kDisk;
+        options.disk.directory = data_directory;
+        options.disk.cache_bytes = cache_bytes;
+        options.disk.segment_bytes = segment_bytes;
+        Result<storage::FsyncSetting> setting = storage::parse_fsync_setting(fsync);
+        if (setting.is_ok()) options.disk.fsync = setting.value();
+        options.disk.tick_ms = static_cast<uint32_t>(
+                std::chrono::duration_cast<std::chrono::milliseconds>(kTickDuration).count());
+    }
     options.shutdown_grace_ticks =
             static_cast<uint32_t>(std::chrono::milliseconds(shutdown_grace_ms) / kTickDuration);
     return options;

@@ -17,9 +17,12 @@ namespace shoal::app {
 struct Config {
     std::string name = "shoal";                          // node.name: in every log line.
     HostPort listen{.host = "127.0.0.1", .port = 7400};  // node.listen
-    std::string data_directory = "./shoal-data";         // node.data: disk mode's home (issue #3).
-    std::string storage_mode = "memory";                 // storage.mode: "memory".
+    std::string data_directory = "./shoal-data";         // node.data: the disk store's home.
+    std::string storage_mode = "disk";                   // storage.mode: "disk" or "memory".
     uint64_t memory_bytes = uint64_t{1} << 30;           // storage.memory_bytes: 1 GiB.
+    std::string fsync = "always";                        // storage.fsync (disk mode).
+    uint64_t cache_bytes = uint64_t{256} << 20;          // storage.cache_bytes: 256 MiB.
+    uint64_t segment_bytes = uint64_t{64} << 20;         // storage.segment_bytes: 64 MiB.
     std::string log_level = "info";                      // log.level: trace..error.
     std::string log_file;                                // log.file: empty for stderr.
     uint32_t shutdown_grace_ms = 5000;                   // node.shutdown_grace_ms

@@ -32,7 +32,7 @@ void add_flags(CLI::App& cli, Arguments& arguments) {
     cli.add_option("--name", flags.name, "node name, shown in logs (node.name)");
     cli.add_option("--listen", flags.listen, "HOST:PORT to serve clients on (node.listen)");
     cli.add_option("--data", flags.data_directory, "data directory (node.data)");
-    cli.add_option("--storage", flags.storage_mode, "storage mode: memory (storage.mode)");
+    cli.add_option("--storage", flags.storage_mode, "storage mode: disk or memory (storage.mode)");
     cli.add_option("--memory-bytes",
                    flags.memory_bytes,
                    "RAM budget for stored objects, e.g. 512MiB (storage.memory_bytes)");
@@ -70,12 +70,22 @@ int run_node(const Config& config) {
         }
         node.begin_shutdown();
     });
-    log->info("node_started listen={} port={} storage={} memory_bytes={} id={:016x}",
-              config.listen.to_string(),
-              runtime.listening_port(),
-              config.storage_mode,
-              config.memory_bytes,
-              to_u64(id));
+    int exit_code = kExitOk;
+    node.start([&](const Status& status) {
+        if (!status.is_ok()) {
+            log->error("startup_failed reason=\"{}\"", status.message());
+            exit_code = kExitStartup;
+            runtime.stop();
+            return;
+        }
+        log->info("node_started listen={} port={} storage={} data={} memory_bytes={} id={:016x}",
+                  config.listen.to_string(),
+                  runtime.listening_port(),
+                  config.storage_mode,
+                  config.data_directory,
+                  config.memory_bytes,
+                  to_u64(id));
+    });
     runtime.run(node);
     const node::NodeStats& stats = node.stats();
     log->info("node_stopped requests={} failed={} frames_rejected={} puts_abandoned={}",
@@ -84,7 +94,7 @@ int run_node(const Config& config) {
               stats.frames_rejected,
               stats.puts_abandoned);
     log->flush();
-    return kExitOk;
+    return exit_code;
 }
 
 }  // namespace

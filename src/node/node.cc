@@ -20,16 +20,76 @@ struct Overloaded : Handlers... {
 template <typename... Handlers>
 Overloaded(Handlers...) -> Overloaded<Handlers...>;
 
+// A list reply from either store's page: both name their entries' key and object.
+template <typename Page>
+wire::ListReply make_list_reply(const Page& page) {
+    wire::ListReply reply;
+    reply.truncated = page.truncated;
+    reply.entries.reserve(page.entries.size());
+    size_t reply_bytes = 0;
+    for (const auto& entry : page.entries) {
+        reply_bytes += wire::list_entry_bytes(entry.key);
+        if (reply_bytes > limits::kListReplyBytesMax) {
+            reply.truncated = true;  // The client asks again from the last key it got.
+            break;
+        }
+        reply.entries.push_back(wire::ListEntry{
+                .key = std::string(entry.key),
+                .info = {.version = entry.object->version,
+                         .object_bytes = entry.object->object_bytes,
+                         .digest = entry.object->digest},
+        });
+    }
+    return reply;
+}
+
 }  // namespace
 
 Status Node::Options::validate() const {
     if (name.empty()) return Status::invalid_argument("node.name is empty");
+    if (storage_mode == StorageMode::kDisk) SHOAL_TRY(disk.validate());
     return memory.validate();
 }
 
 Node::Node(const Options& options, runtime::Runtime& runtime, spdlog::logger& log)
     : options_(options), runtime_(runtime), log_(log), store_(options.memory) {
     SHOAL_ASSERT(options.validate().is_ok());
+    if (options.storage_mode == StorageMode::kDisk) {
+        disk_ = std::make_unique<storage::DiskStore>(options.disk, runtime.disk(), log);
+    }
+}
+
+void Node::start(std::function<void(Status status)> done) {
+    SHOAL_ASSERT(!serving_);
+    if (!is_disk()) {
+        serving_ = true;
+        done(Status::ok());
+        return;
+    }
+    disk_->open([this, done = std::move(done)](Status status) {
+        if (status.is_ok()) {
+            serving_ = true;
+            clock_.observe(disk_->hlc_max());  // Versions go on growing across restarts.
+        }
+        done(std::move(status));
+    });
+}
+
+storage::DiskStoreStats Node::disk_stats() const {
+    SHOAL_ASSERT(is_disk());
+    return disk_->stats();
+}
+
+void Node::on_turn_end() {
+    if (!is_disk()) return;
+    disk_->on_turn_end();
+    // Puts wait for the disk: a client paused for the write backlog resumes once it is out.
+    if (disk_->is_backlogged()) return;
+    for (auto& [id, connection] : connections_) {
+        if (!connection.paused_for_disk) continue;
+        connection.paused_for_disk = false;
+        if (!connection.receiving_paused) runtime_.network().resume_receiving(id);
+    }
 }
 
 void Node::on_accepted(runtime::ConnectionId connection, const std::string& peer_address) {
@@ -47,6 +107,10 @@ void Node::on_closed(runtime::ConnectionId connection, const Status& reason) {
     if (found == connections_.end()) return;
     // The runtime closes a connection whose framing broke with kInvalidArgument.
     if (reason.code() == Code::kInvalidArgument) stats_.frames_rejected += 1;
+    if (is_disk()) {
+        for (const auto& [request, put] : found->second.puts)
+            disk_->abandon(put.disk_put);
+    }
     if (!found->second.puts.empty()) {
         // Their builders return the budget as they are destroyed; nothing became visible.
         stats_.puts_abandoned += found->second.puts.size();
@@ -92,6 +156,13 @@ void Node::on_request(runtime::ConnectionId id, Connection& connection, const wi
         return;
     }
     stats_.requests += 1;
+    if (!serving_) {
+        reply_error(id,
+                    request,
+                    frame.header.opcode,
+                    Status::unavailable("the node is still opening its store"));
+        return;
+    }
     if (shutting_down_) {
         reply_error(
                 id, request, frame.header.opcode, Status::unavailable("the node is shutting down"));
@@ -122,7 +193,7 @@ void Node::on_put(runtime::ConnectionId id,
         reject_frame(id, Status::invalid_argument("put: request id already in use"));
         return;
     }
-    if (connection.puts.size() + connection.gets.size() >= limits::kConnectionRequestsMax) {
+    if (requests_in_flight(connection) >= limits::kConnectionRequestsMax) {
         reply_error(id,
                     request,
                     wire::Opcode::kPut,
@@ -130,18 +201,25 @@ void Node::on_put(runtime::ConnectionId id,
         abort_put(connection, request, !put.piece.last);
         return;
     }
-    Result<storage::ObjectBuilder> builder = store_.begin_put(put.key, put.object_bytes);
-    if (!builder.is_ok()) {
-        reply_error(id, request, wire::Opcode::kPut, builder.status());
+    PendingPut pending{.assembly = coordinator::PutAssembly(put.key, put.object_bytes),
+                       .builder = std::nullopt,
+                       .disk_put = {}};
+    Status begun = Status::ok();
+    if (is_disk()) {
+        Result<storage::PutId> disk_put = disk_->begin_put(put.key);
+        begun = disk_put.status();
+        if (begun.is_ok()) pending.disk_put = disk_put.value();
+    } else {
+        Result<storage::ObjectBuilder> builder = store_.begin_put(put.key, put.object_bytes);
+        begun = builder.status();
+        if (begun.is_ok()) pending.builder.emplace(std::move(builder).value());
+    }
+    if (!begun.is_ok()) {
+        reply_error(id, request, wire::Opcode::kPut, begun);
         abort_put(connection, request, !put.piece.last);
         return;
     }
-    auto [position, inserted] = connection.puts.emplace(
-            request,
-            PendingPut{
-                    .assembly = coordinator::PutAssembly(put.key, put.object_bytes),
-                    .builder = std::move(builder).value(),
-            });
+    auto [position, inserted] = connection.puts.emplace(request, std::move(pending));
     SHOAL_ASSERT(inserted);
     apply_piece(id, connection, position, put.piece);
 }
@@ -172,8 +250,9 @@ void Node::apply_piece(runtime::ConnectionId id,
     const RequestId request = put->first;
     PendingPut& pending = put->second;
     Status status = pending.assembly.on_piece(piece);
-    if (status.is_ok()) status = pending.builder.append(piece.data);
+    if (status.is_ok() && !is_disk()) status = pending.builder->append(piece.data);
     if (!status.is_ok()) {
+        if (is_disk()) disk_->abandon(pending.disk_put);
         SPDLOG_LOGGER_DEBUG(&log_,
                             "put_failed connection={} request={} reason=\"{}\"",
                             to_u64(id),
@@ -186,10 +265,20 @@ void Node::apply_piece(runtime::ConnectionId id,
         return;
     }
     stats_.bytes_received += piece.data.size();
+    if (is_disk()) {
+        if (!pending.assembly.is_complete()) {
+            disk_->append(pending.disk_put, piece.data);
+            pause_if_backlogged(id, connection);
+            return;
+        }
+        commit_disk_put(id, request, pending, piece.data);
+        connection.puts.erase(put);
+        return;
+    }
     if (!pending.assembly.is_complete()) return;
 
     const Version version = next_version();
-    storage::ObjectRef object = pending.builder.finish(version, pending.assembly.digest());
+    storage::ObjectRef object = pending.builder->finish(version, pending.assembly.digest());
     const wire::ObjectInfo info{
             .version = version, .object_bytes = object->object_bytes, .digest = object->digest};
     store_.commit(pending.assembly.key(), std::move(object));
@@ -199,6 +288,45 @@ void Node::apply_piece(runtime::ConnectionId id,
     wire::encode_reply(request, wire::PutReply{.info = info}, reply);
     send(id, std::move(reply));
     if (shutting_down_) finish_shutdown_if_drained();
+}
+
+// The reply goes out once the commit is durable; the connection may be gone by then, and a
+// send to it is then dropped.
+void Node::commit_disk_put(runtime::ConnectionId id,
+                           RequestId request,
+                           PendingPut& pending,
+                           ByteView last_data) {
+    const Version version = next_version();
+    const wire::ObjectInfo info{.version = version,
+                                .object_bytes = pending.assembly.received_bytes(),
+                                .digest = pending.assembly.digest()};
+    const Status status = disk_->commit(
+            pending.disk_put, last_data, version, info.digest, [this, id, request, info](Status s) {
+                disk_requests_ -= 1;
+                if (s.is_ok()) {
+                    Buffer reply;
+                    wire::encode_reply(request, wire::PutReply{.info = info}, reply);
+                    send(id, std::move(reply));
+                } else {
+                    reply_error(id, request, wire::Opcode::kPut, s);
+                }
+                if (shutting_down_) finish_shutdown_if_drained();
+            });
+    if (status.is_ok()) {
+        disk_requests_ += 1;
+    } else {
+        reply_error(id, request, wire::Opcode::kPut, status);
+    }
+}
+
+void Node::pause_if_backlogged(runtime::ConnectionId id, Connection& connection) {
+    if (connection.paused_for_disk || !disk_->is_backlogged()) return;
+    connection.paused_for_disk = true;
+    if (!connection.receiving_paused) runtime_.network().pause_receiving(id);
+}
+
+size_t Node::requests_in_flight(const Connection& connection) {
+    return connection.puts.size() + connection.gets.size() + connection.disk_reads;
 }
 
 void Node::abort_put(Connection& connection, RequestId request, bool more_pieces_expected) {
@@ -211,12 +339,16 @@ void Node::on_get(runtime::ConnectionId id,
                   Connection& connection,
                   RequestId request,
                   std::string_view key) {
+    if (is_disk()) {
+        on_disk_get(id, connection, request, key);
+        return;
+    }
     storage::ObjectRef object = store_.find(key);
     if (object == nullptr) {
         reply_error(id, request, wire::Opcode::kGet, Status::not_found("no such object"));
         return;
     }
-    if (connection.puts.size() + connection.gets.size() >= limits::kConnectionRequestsMax) {
+    if (requests_in_flight(connection) >= limits::kConnectionRequestsMax) {
         reply_error(id,
                     request,
                     wire::Opcode::kGet,
@@ -248,6 +380,10 @@ void Node::pump_gets(runtime::ConnectionId id, Connection& connection) {
     while (!connection.gets.empty() &&
            network.send_queue_bytes(id) < limits::kConnectionSendQueueBytesMax) {
         GetStream& stream = connection.gets.front();
+        if (stream.disk_object != nullptr) {
+            if (!pump_disk_get(id, connection)) break;
+            continue;
+        }
         const Buffer& piece = stream.object->pieces[stream.piece_index];
         runtime::OutFrame frame;
         wire::encode_get_data_header(stream.id, static_cast<uint32_t>(piece.size()), frame.head);
@@ -259,6 +395,139 @@ void Node::pump_gets(runtime::ConnectionId id, Connection& connection) {
         if (stream.piece_index == stream.object->pieces.size()) connection.gets.pop_front();
     }
     if (shutting_down_) finish_shutdown_if_drained();
+}
+
+// Disk mode: the first piece is read before the reply goes out, so that an object whose bytes
+// fail their checks gets a plain error reply rather than a stream cut short.
+void Node::on_disk_get(runtime::ConnectionId id,
+                       Connection& connection,
+                       RequestId request,
+                       std::string_view key) {
+    storage::DiskObjectRef object = disk_->find(key);
+    if (object == nullptr) {
+        reply_error(id, request, wire::Opcode::kGet, Status::not_found("no such object"));
+        return;
+    }
+    if (requests_in_flight(connection) >= limits::kConnectionRequestsMax) {
+        reply_error(id,
+                    request,
+                    wire::Opcode::kGet,
+                    Status::resource_exhausted("too many requests in flight on one connection"));
+        return;
+    }
+    if (std::optional<storage::PieceData> cached = disk_->cached_piece(*object, 0)) {
+        send_disk_get_reply(id, connection, request, object, *cached);
+        return;
+    }
+    const Status started = disk_->read_piece(
+            object, 0, [this, id, request, object](Result<storage::PieceData> piece) {
+                disk_requests_ -= 1;
+                auto found = connections_.find(id);
+                if (found == connections_.end()) return;
+                SHOAL_ASSERT(found->second.disk_reads > 0);
+                found->second.disk_reads -= 1;
+                if (!piece.is_ok()) {
+                    reply_error(id, request, wire::Opcode::kGet, piece.status());
+                } else {
+                    send_disk_get_reply(id, found->second, request, object, piece.value());
+                }
+                if (shutting_down_) finish_shutdown_if_drained();
+            });
+    if (!started.is_ok()) {
+        reply_error(id, request, wire::Opcode::kGet, started);
+        return;
+    }
+    disk_requests_ += 1;
+    connection.disk_reads += 1;
+}
+
+void Node::send_disk_get_reply(runtime::ConnectionId id,
+                               Connection& connection,
+                               RequestId request,
+                               const storage::DiskObjectRef& object,
+                               const storage::PieceData& piece) {
+    const wire::GetReply reply{
+            .info = {.version = object->version,
+                     .object_bytes = object->object_bytes,
+                     .digest = object->digest},
+            .data = piece.data,
+    };
+    runtime::OutFrame frame;
+    wire::encode_get_reply_prefix(request, reply, frame.head);
+    frame.payload = piece.data;
+    frame.payload_owner = piece.owner;
+    stats_.bytes_sent += piece.data.size();
+    runtime_.network().send(id, std::move(frame));
+    if (object->piece_count() > 1) {
+        connection.gets.push_back(GetStream{.id = request,
+                                            .object = nullptr,
+                                            .disk_object = object,
+                                            .piece_index = 1,
+                                            .is_reading = false});
+        pump_gets(id, connection);
+    }
+    check_send_queue(id, connection);
+}
+
+// Sends the front stream's next piece from the cache, or starts reading it. False when the
+// stream waits for a read.
+bool Node::pump_disk_get(runtime::ConnectionId id, Connection& connection) {
+    GetStream& stream = connection.gets.front();
+    if (stream.is_reading) return false;
+    const storage::DiskObjectRef object = stream.disk_object;
+    if (std::optional<storage::PieceData> cached =
+                disk_->cached_piece(*object, stream.piece_index)) {
+        send_get_data(id, stream, cached->data, cached->owner);
+        if (stream.piece_index == object->piece_count()) connection.gets.pop_front();
+        return true;
+    }
+    const RequestId request = stream.id;
+    const Status started = disk_->read_piece(
+            object, stream.piece_index, [this, id, request](Result<storage::PieceData> piece) {
+                disk_piece_read(id, request, std::move(piece));
+            });
+    if (!started.is_ok()) {
+        reply_error(id, request, wire::Opcode::kGet, started);
+        connection.gets.pop_front();
+        return true;
+    }
+    stream.is_reading = true;
+    return false;
+}
+
+void Node::disk_piece_read(runtime::ConnectionId id,
+                           RequestId request,
+                           Result<storage::PieceData> piece) {
+    auto found = connections_.find(id);
+    if (found == connections_.end()) return;
+    Connection& connection = found->second;
+    // The stream is gone if the node failed it at the end of a shutdown.
+    if (connection.gets.empty() || connection.gets.front().id != request) return;
+    GetStream& stream = connection.gets.front();
+    stream.is_reading = false;
+    if (!piece.is_ok()) {
+        // The client has part of the object; the error ends its stream.
+        reply_error(id, request, wire::Opcode::kGet, piece.status());
+        connection.gets.pop_front();
+    } else {
+        send_get_data(id, stream, piece.value().data, piece.value().owner);
+        if (stream.piece_index == stream.disk_object->piece_count()) connection.gets.pop_front();
+    }
+    pump_gets(id, connection);
+    check_send_queue(id, connection);
+}
+
+void Node::send_get_data(runtime::ConnectionId id,
+                         GetStream& stream,
+                         ByteView data,
+                         std::shared_ptr<const void> owner) {
+    runtime::OutFrame frame;
+    wire::encode_get_data_header(stream.id, static_cast<uint32_t>(data.size()), frame.head);
+    frame.payload = data;
+    frame.payload_owner = std::move(owner);
+    stats_.bytes_sent += data.size();
+    runtime_.network().send(id, std::move(frame));
+    stream.piece_index += 1;
 }
 
 void Node::on_send_ready(runtime::ConnectionId id) {
@@ -283,6 +552,26 @@ void Node::check_send_queue(runtime::ConnectionId id, Connection& connection) {
 }
 
 void Node::on_delete(runtime::ConnectionId id, RequestId request, std::string_view key) {
+    if (is_disk()) {
+        const Version version = next_version();
+        const Status status = disk_->remove(key, version, [this, id, request, version](Status s) {
+            disk_requests_ -= 1;
+            if (s.is_ok()) {
+                Buffer reply;
+                wire::encode_reply(request, wire::DeleteReply{.version = version}, reply);
+                send(id, std::move(reply));
+            } else {
+                reply_error(id, request, wire::Opcode::kDelete, s);
+            }
+            if (shutting_down_) finish_shutdown_if_drained();
+        });
+        if (status.is_ok()) {
+            disk_requests_ += 1;
+        } else {
+            reply_error(id, request, wire::Opcode::kDelete, status);
+        }
+        return;
+    }
     if (!store_.remove(key)) {
         reply_error(id, request, wire::Opcode::kDelete, Status::not_found("no such object"));
         return;
@@ -293,40 +582,31 @@ void Node::on_delete(runtime::ConnectionId id, RequestId request, std::string_vi
 }
 
 void Node::on_stat(runtime::ConnectionId id, RequestId request, std::string_view key) {
-    storage::ObjectRef object = store_.find(key);
-    if (object == nullptr) {
+    std::optional<wire::ObjectInfo> info;
+    if (is_disk()) {
+        if (storage::DiskObjectRef object = disk_->find(key)) {
+            info = wire::ObjectInfo{.version = object->version,
+                                    .object_bytes = object->object_bytes,
+                                    .digest = object->digest};
+        }
+    } else if (storage::ObjectRef object = store_.find(key)) {
+        info = wire::ObjectInfo{.version = object->version,
+                                .object_bytes = object->object_bytes,
+                                .digest = object->digest};
+    }
+    if (!info.has_value()) {
         reply_error(id, request, wire::Opcode::kStat, Status::not_found("no such object"));
         return;
     }
     Buffer reply;
-    wire::encode_reply(request,
-                       wire::StatReply{.info = {.version = object->version,
-                                                .object_bytes = object->object_bytes,
-                                                .digest = object->digest}},
-                       reply);
+    wire::encode_reply(request, wire::StatReply{.info = *info}, reply);
     send(id, std::move(reply));
 }
 
 void Node::on_list(runtime::ConnectionId id, RequestId request, const wire::ListRequest& list) {
-    const storage::MemoryStore::ListPage page =
-            store_.list(list.prefix, list.start_after, list.limit);
-    wire::ListReply reply;
-    reply.truncated = page.truncated;
-    reply.entries.reserve(page.entries.size());
-    size_t reply_bytes = 0;
-    for (const storage::MemoryStore::ListEntry& entry : page.entries) {
-        reply_bytes += wire::list_entry_bytes(entry.key);
-        if (reply_bytes > limits::kListReplyBytesMax) {
-            reply.truncated = true;  // The client asks again from the last key it got.
-            break;
-        }
-        reply.entries.push_back(wire::ListEntry{
-                .key = std::string(entry.key),
-                .info = {.version = entry.object->version,
-                         .object_bytes = entry.object->object_bytes,
-                         .digest = entry.object->digest},
-        });
-    }
+    const wire::ListReply reply =
+            is_disk() ? make_list_reply(disk_->list(list.prefix, list.start_after, list.limit))
+                      : make_list_reply(store_.list(list.prefix, list.start_after, list.limit));
     Buffer encoded;
     wire::encode_reply(request, reply, encoded);
     send(id, std::move(encoded));
@@ -380,9 +660,13 @@ void Node::begin_shutdown() {
 }
 
 void Node::on_tick() {
+    if (is_disk()) disk_->on_tick();
     if (!shutting_down_ || stopped_) return;
     shutdown_ticks_ += 1;
-    if (shutdown_ticks_ < options_.shutdown_grace_ticks) return;
+    if (shutdown_ticks_ < options_.shutdown_grace_ticks) {
+        finish_shutdown_if_drained();  // The store may have gone quiet since the last event.
+        return;
+    }
     // Out of grace: what has not finished fails, loudly, and never becomes visible.
     size_t puts_failed = 0;
     size_t gets_failed = 0;
@@ -402,6 +686,10 @@ void Node::on_tick() {
                         Status::unavailable("the node shut down before the get finished"));
         }
         stats_.puts_abandoned += connection.puts.size();
+        if (is_disk()) {
+            for (const auto& [request, put] : connection.puts)
+                disk_->abandon(put.disk_put);
+        }
         connection.puts.clear();
         connection.gets.clear();
     }
@@ -417,6 +705,8 @@ void Node::finish_shutdown_if_drained() {
     for (const auto& [id, connection] : connections_) {
         if (!connection.puts.empty() || !connection.gets.empty()) return;
     }
+    // Disk requests hold pointers into the store: it must be quiet before the loop ends.
+    if (disk_requests_ > 0 || (is_disk() && !disk_->is_idle())) return;
     stopped_ = true;
     log_.info("shutdown_drained connections={}", connections_.size());
     runtime_.stop();

@@ -51,6 +51,7 @@ public:
           node_(node_options(options), runtime_, log_),
           client_(network_) {
         runtime_.start(node_);
+        node_.start([](const Status& status) { SHOAL_ASSERT(status.is_ok()); });
         client_.connect(runtime_);
     }
 

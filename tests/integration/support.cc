@@ -1,5 +1,6 @@
 #include "support.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
@@ -147,7 +148,13 @@ NodeProcess::NodeProcess(const TempDir& directory, std::vector<std::string> extr
                                   "127.0.0.1:0",
                                   "--data",
                                   directory.file("data")};
+    // Memory mode unless the test asks for a mode: most process tests are about the protocol.
+    if (std::find(extra_flags.begin(), extra_flags.end(), "--storage") == extra_flags.end()) {
+        argv.insert(argv.end(), {"--storage", "memory"});
+    }
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+    // A restarted node over the same directory must not be taken for its predecessor.
+    std::filesystem::remove(log_path_);
     pid_ = spawn(argv, Redirects{.stderr_path = log_path_});
     // The node logs the port it bound; wait for that line, bounded.
     std::string text;

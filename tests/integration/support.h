@@ -65,8 +65,9 @@ bool files_equal(const std::string& left, const std::string& right);
 const char* shoald_path();
 const char* shoal_path();
 
-// A shoald in memory mode on 127.0.0.1 with an OS-chosen port, stopped (SIGTERM, then
-// SIGKILL if it does not stop in time) when the object goes.
+// A shoald on 127.0.0.1 with an OS-chosen port, its data in `directory`, stopped (SIGTERM,
+// then SIGKILL if it does not stop in time) when the object goes. Memory mode unless
+// `extra_flags` names a --storage mode.
 class NodeProcess {
 public:
     explicit NodeProcess(const TempDir& directory, std::vector<std::string> extra_flags = {});

@@ -25,6 +25,7 @@ TEST_CASE("sim: a connection's open requests are bounded", "[sim][limits]") {
     spdlog::logger log("sim.node", std::make_shared<spdlog::sinks::null_sink_st>());
     node::Node node(node::Node::Options{}, runtime, log);
     runtime.start(node);
+    node.start([](const Status& status) { REQUIRE(status.is_ok()); });
     SimClient client(network);
     client.connect(runtime);
 

@@ -11,8 +11,10 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <spdlog/logger.h>
@@ -21,10 +23,13 @@
 #include "shoal/base/version.h"
 #include "shoal/coordinator/put_assembly.h"
 #include "shoal/runtime/runtime.h"
+#include "shoal/storage/disk_store.h"
 #include "shoal/storage/memory_store.h"
 #include "shoal/wire/messages.h"
 
 namespace shoal::node {
+
+enum class StorageMode : uint8_t { kMemory, kDisk };
 
 struct NodeStats {
     uint64_t requests = 0;
@@ -40,7 +45,9 @@ public:
     struct Options {
         std::string name = "shoal";  // For logs; the logger already carries it.
         NodeId id{1};
+        StorageMode storage_mode = StorageMode::kMemory;
         storage::MemoryStore::Options memory;
+        storage::DiskStore::Options disk;  // Disk mode only.
         // After a shutdown request, in-flight requests get this long to finish before they
         // fail with kUnavailable.
         uint32_t shutdown_grace_ticks = 500;
@@ -51,6 +58,10 @@ public:
     // `runtime` and `log` must outlive the node.
     Node(const Options& options, runtime::Runtime& runtime, spdlog::logger& log);
 
+    // Opens the store (disk mode: recovers it); `done` runs once the node serves requests, or
+    // with the reason it cannot. Until then requests get kUnavailable.
+    void start(std::function<void(Status status)> done);
+
     // Refuses new requests, lets in-flight ones finish within the grace period, then stops
     // the runtime. No partial object becomes visible.
     void begin_shutdown();
@@ -58,9 +69,11 @@ public:
 
     const NodeStats& stats() const { return stats_; }
     storage::StoreStats store_stats() const { return store_.stats(); }
+    // Disk mode only. REQUIRES: storage_mode is kDisk.
+    storage::DiskStoreStats disk_stats() const;
 
     void on_tick() override;
-    void on_turn_end() override {}
+    void on_turn_end() override;
     void on_accepted(runtime::ConnectionId connection, const std::string& peer_address) override;
     void on_frame(runtime::ConnectionId id, ByteView bytes) override;
     void on_send_ready(runtime::ConnectionId id) override;
@@ -69,14 +82,17 @@ public:
 private:
     struct PendingPut {
         coordinator::PutAssembly assembly;
-        storage::ObjectBuilder builder;
+        std::optional<storage::ObjectBuilder> builder;  // Memory mode.
+        storage::PutId disk_put{};                      // Disk mode.
     };
 
     // A get being streamed: which piece of the object goes out next.
     struct GetStream {
         RequestId id{};
-        storage::ObjectRef object;
+        storage::ObjectRef object;           // Memory mode.
+        storage::DiskObjectRef disk_object;  // Disk mode.
         size_t piece_index = 0;
+        bool is_reading = false;  // Disk mode: the next piece is being read.
     };
 
     struct Connection {
@@ -85,8 +101,12 @@ private:
         // Puts failed mid-stream whose remaining pieces are dropped, oldest first; bounded.
         std::deque<RequestId> puts_aborted;
         std::deque<GetStream> gets;
+        uint32_t disk_reads = 0;  // Gets whose first piece is being read.
         bool receiving_paused = false;
+        bool paused_for_disk = false;  // Until the store's write backlog is out.
     };
+
+    static size_t requests_in_flight(const Connection& connection);
 
     using ConnectionMap = std::map<runtime::ConnectionId, Connection>;
 
@@ -113,6 +133,29 @@ private:
 
     // Sends get data while the connection's send queue has room.
     void pump_gets(runtime::ConnectionId id, Connection& connection);
+    bool pump_disk_get(runtime::ConnectionId id, Connection& connection);
+    void disk_piece_read(runtime::ConnectionId id,
+                         RequestId request,
+                         Result<storage::PieceData> piece);
+    void send_get_data(runtime::ConnectionId id,
+                       GetStream& stream,
+                       ByteView data,
+                       std::shared_ptr<const void> owner);
+    void commit_disk_put(runtime::ConnectionId id,
+                         RequestId request,
+                         PendingPut& pending,
+                         ByteView last_data);
+    void on_disk_get(runtime::ConnectionId id,
+                     Connection& connection,
+                     RequestId request,
+                     std::string_view key);
+    void send_disk_get_reply(runtime::ConnectionId id,
+                             Connection& connection,
+                             RequestId request,
+                             const storage::DiskObjectRef& object,
+                             const storage::PieceData& piece);
+    void pause_if_backlogged(runtime::ConnectionId id, Connection& connection);
+    bool is_disk() const { return disk_ != nullptr; }
     void abort_put(Connection& connection, RequestId request, bool more_pieces_expected);
     void reject_frame(runtime::ConnectionId id, const Status& reason);
     void reply_error(runtime::ConnectionId id,
@@ -128,6 +171,9 @@ private:
     runtime::Runtime& runtime_;
     spdlog::logger& log_;
     storage::MemoryStore store_;
+    std::unique_ptr<storage::DiskStore> disk_;
+    bool serving_ = false;        // The store is open.
+    uint64_t disk_requests_ = 0;  // Disk commits, deletes and first reads in flight.
     HybridClock clock_;
     ConnectionMap connections_;
     NodeStats stats_;

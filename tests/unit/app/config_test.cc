@@ -33,7 +33,10 @@ TEST_CASE("config: the shipped single-node config parses to the defaults", "[uni
     const Config defaults;
     REQUIRE(config.value().listen.port == defaults.listen.port);
     REQUIRE(config.value().memory_bytes == defaults.memory_bytes);
-    REQUIRE(config.value().storage_mode == "memory");
+    REQUIRE(config.value().storage_mode == defaults.storage_mode);
+    REQUIRE(config.value().fsync == defaults.fsync);
+    REQUIRE(config.value().cache_bytes == defaults.cache_bytes);
+    REQUIRE(config.value().segment_bytes == defaults.segment_bytes);
     REQUIRE(config.value().shutdown_grace_ms == 5000);
 }
 
@@ -58,7 +61,11 @@ TEST_CASE("config: a bad config names what is wrong", "[unit][config]") {
     REQUIRE(error_of("[storage]\nmemory_bytes = \"12 parsecs\"\n").find("storage.memory_bytes") !=
             std::string::npos);
     REQUIRE(error_of("[storage]\nmemory_bytes = -5\n").find("negative") != std::string::npos);
-    REQUIRE(error_of("[storage]\nmode = \"disk\"\n").find("storage.mode") != std::string::npos);
+    REQUIRE(error_of("[storage]\nmode = \"tape\"\n").find("storage.mode") != std::string::npos);
+    REQUIRE(error_of("[storage]\nfsync = \"sometimes\"\n").find("storage.fsync") !=
+            std::string::npos);
+    REQUIRE(error_of("[storage]\nsegment_bytes = \"1KiB\"\n").find("storage.segment_bytes") !=
+            std::string::npos);
     REQUIRE(error_of("[log]\nlevel = \"loud\"\n").find("log.level") != std::string::npos);
     REQUIRE(error_of("[node]\nname = 7\n").find("node.name: must be a string") !=
             std::string::npos);
