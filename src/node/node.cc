@@ -107,10 +107,7 @@ void Node::on_closed(runtime::ConnectionId connection, const Status& reason) {
     if (found == connections_.end()) return;
     // The runtime closes a connection whose framing broke with kInvalidArgument.
     if (reason.code() == Code::kInvalidArgument) stats_.frames_rejected += 1;
-    if (is_disk()) {
-        for (const auto& [request, put] : found->second.puts)
-            disk_->abandon(put.disk_put);
-    }
+    abandon_disk_puts(found->second);
     if (!found->second.puts.empty()) {
         // Their builders return the budget as they are destroyed; nothing became visible.
         stats_.puts_abandoned += found->second.puts.size();
@@ -300,22 +297,53 @@ void Node::commit_disk_put(runtime::ConnectionId id,
     const wire::ObjectInfo info{.version = version,
                                 .object_bytes = pending.assembly.received_bytes(),
                                 .digest = pending.assembly.digest()};
-    const Status status = disk_->commit(
-            pending.disk_put, last_data, version, info.digest, [this, id, request, info](Status s) {
-                disk_requests_ -= 1;
-                if (s.is_ok()) {
-                    Buffer reply;
-                    wire::encode_reply(request, wire::PutReply{.info = info}, reply);
-                    send(id, std::move(reply));
-                } else {
-                    reply_error(id, request, wire::Opcode::kPut, s);
-                }
-                if (shutting_down_) finish_shutdown_if_drained();
-            });
-    if (status.is_ok()) {
+    Buffer reply;
+    wire::encode_reply(request, wire::PutReply{.info = info}, reply);
+    const Status started =
+            disk_->commit(pending.disk_put,
+                          last_data,
+                          version,
+                          info.digest,
+                          reply_when_durable(id, request, wire::Opcode::kPut, std::move(reply)));
+    track_disk_write(id, request, wire::Opcode::kPut, started);
+}
+
+// The reply goes out once the write is durable, or an error if it failed. The connection may
+// be gone by then; a send to it is dropped.
+storage::DiskStore::Done Node::reply_when_durable(runtime::ConnectionId id,
+                                                  RequestId request,
+                                                  wire::Opcode opcode,
+                                                  Buffer reply) {
+    // std::function needs a copyable callable.
+    auto shared_reply = std::make_shared<Buffer>(std::move(reply));
+    return [this, id, request, opcode, shared_reply](const Status& status) {
+        SHOAL_ASSERT(disk_requests_ > 0);
+        disk_requests_ -= 1;
+        if (status.is_ok()) {
+            send(id, std::move(*shared_reply));
+        } else {
+            reply_error(id, request, opcode, status);
+        }
+        if (shutting_down_) finish_shutdown_if_drained();
+    };
+}
+
+// A write the store refused at once never calls back: the client hears now.
+void Node::track_disk_write(runtime::ConnectionId id,
+                            RequestId request,
+                            wire::Opcode opcode,
+                            const Status& started) {
+    if (started.is_ok()) {
         disk_requests_ += 1;
     } else {
-        reply_error(id, request, wire::Opcode::kPut, status);
+        reply_error(id, request, opcode, started);
+    }
+}
+
+void Node::abandon_disk_puts(const Connection& connection) {
+    if (!is_disk()) return;
+    for (const auto& [request, put] : connection.puts) {
+        disk_->abandon(put.disk_put);
     }
 }
 
@@ -554,22 +582,13 @@ void Node::check_send_queue(runtime::ConnectionId id, Connection& connection) {
 void Node::on_delete(runtime::ConnectionId id, RequestId request, std::string_view key) {
     if (is_disk()) {
         const Version version = next_version();
-        const Status status = disk_->remove(key, version, [this, id, request, version](Status s) {
-            disk_requests_ -= 1;
-            if (s.is_ok()) {
-                Buffer reply;
-                wire::encode_reply(request, wire::DeleteReply{.version = version}, reply);
-                send(id, std::move(reply));
-            } else {
-                reply_error(id, request, wire::Opcode::kDelete, s);
-            }
-            if (shutting_down_) finish_shutdown_if_drained();
-        });
-        if (status.is_ok()) {
-            disk_requests_ += 1;
-        } else {
-            reply_error(id, request, wire::Opcode::kDelete, status);
-        }
+        Buffer reply;
+        wire::encode_reply(request, wire::DeleteReply{.version = version}, reply);
+        const Status started = disk_->remove(
+                key,
+                version,
+                reply_when_durable(id, request, wire::Opcode::kDelete, std::move(reply)));
+        track_disk_write(id, request, wire::Opcode::kDelete, started);
         return;
     }
     if (!store_.remove(key)) {
@@ -686,10 +705,7 @@ void Node::on_tick() {
                         Status::unavailable("the node shut down before the get finished"));
         }
         stats_.puts_abandoned += connection.puts.size();
-        if (is_disk()) {
-            for (const auto& [request, put] : connection.puts)
-                disk_->abandon(put.disk_put);
-        }
+        abandon_disk_puts(connection);
         connection.puts.clear();
         connection.gets.clear();
     }

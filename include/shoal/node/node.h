@@ -155,6 +155,15 @@ private:
                              const storage::DiskObjectRef& object,
                              const storage::PieceData& piece);
     void pause_if_backlogged(runtime::ConnectionId id, Connection& connection);
+    storage::DiskStore::Done reply_when_durable(runtime::ConnectionId id,
+                                                RequestId request,
+                                                wire::Opcode opcode,
+                                                Buffer reply);
+    void track_disk_write(runtime::ConnectionId id,
+                          RequestId request,
+                          wire::Opcode opcode,
+                          const Status& started);
+    void abandon_disk_puts(const Connection& connection);
     bool is_disk() const { return disk_ != nullptr; }
     void abort_put(Connection& connection, RequestId request, bool more_pieces_expected);
     void reject_frame(runtime::ConnectionId id, const Status& reason);
