@@ -46,6 +46,31 @@ Status read_bytes(const toml::table& table, std::string_view field, uint64_t& ta
     return Status::ok();
 }
 
+// A byte size, or a share of the file system as "<1..50>%".
+Status read_reserve(const toml::table& table, Config& config) {
+    constexpr std::string_view kField = "storage.disk_reserve_bytes";
+    const toml::node* node = table.at_path(kField).node();
+    if (node == nullptr) return Status::ok();
+    const std::optional<std::string> text = node->value<std::string>();
+    if (text.has_value() && text->ends_with('%')) {
+        const std::string_view digits{text->data(), text->size() - 1};
+        uint32_t percent = 0;
+        bool is_number = !digits.empty() && digits.size() <= 2;
+        for (const char digit : digits) {
+            is_number = is_number && digit >= '0' && digit <= '9';
+            percent = percent * 10 + static_cast<uint32_t>(digit - '0');
+        }
+        if (!is_number || percent < 1 || percent > 50) {
+            return field_error(*node, kField, "a percentage must be 1% to 50%");
+        }
+        config.disk_reserve_percent = percent;
+        config.disk_reserve_bytes = 0;
+        return Status::ok();
+    }
+    config.disk_reserve_percent = 0;
+    return read_bytes(table, kField, config.disk_reserve_bytes);
+}
+
 Status read_u32(const toml::table& table, std::string_view field, uint32_t& target) {
     const toml::node* node = table.at_path(field).node();
     if (node == nullptr) return Status::ok();
@@ -61,7 +86,13 @@ Status read_u32(const toml::table& table, std::string_view field, uint32_t& targ
 Status check_known_keys(const toml::table& root) {
     static const std::map<std::string, std::vector<std::string>, std::less<>> known_keys{
             {"node", {"name", "listen", "data", "shutdown_grace_ms"}},
-            {"storage", {"mode", "memory_bytes", "fsync", "cache_bytes", "segment_bytes"}},
+            {"storage",
+             {"mode",
+              "memory_bytes",
+              "fsync",
+              "cache_bytes",
+              "segment_bytes",
+              "disk_reserve_bytes"}},
             {"log", {"level", "file"}},
     };
     for (const auto& [section, value] : root) {
@@ -99,6 +130,7 @@ Status read_text(std::string_view text, const std::string& path, Config& config)
     if (status.is_ok()) status = read_string(root, "storage.fsync", config.fsync);
     if (status.is_ok()) status = read_bytes(root, "storage.cache_bytes", config.cache_bytes);
     if (status.is_ok()) status = read_bytes(root, "storage.segment_bytes", config.segment_bytes);
+    if (status.is_ok()) status = read_reserve(root, config);
     if (status.is_ok()) status = read_string(root, "log.level", config.log_level);
     if (status.is_ok()) status = read_string(root, "log.file", config.log_file);
     if (status.is_ok() && !listen_text.empty()) {
@@ -163,6 +195,8 @@ node::Node::Options Config::node_options(NodeId id) const {
         options.disk.directory = data_directory;
         options.disk.cache_bytes = cache_bytes;
         options.disk.segment_bytes = segment_bytes;
+        options.disk.reserve_bytes = disk_reserve_bytes;
+        options.disk.reserve_percent = disk_reserve_percent;
         Result<storage::FsyncSetting> setting = storage::parse_fsync_setting(fsync);
         if (setting.is_ok()) options.disk.fsync = setting.value();
         options.disk.tick_ms = static_cast<uint32_t>(

@@ -203,7 +203,8 @@ void Node::on_put(runtime::ConnectionId id,
                        .disk_put = {}};
     Status begun = Status::ok();
     if (is_disk()) {
-        Result<storage::PutId> disk_put = disk_->begin_put(put.key);
+        Result<storage::PutId> disk_put = disk_->begin_put(
+                put.key, put.object_bytes == wire::kObjectBytesUnknown ? 0 : put.object_bytes);
         begun = disk_put.status();
         if (begun.is_ok()) pending.disk_put = disk_put.value();
     } else {

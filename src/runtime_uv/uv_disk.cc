@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 namespace shoal::runtime_uv {
 namespace {
@@ -47,6 +48,16 @@ struct Work {
     std::function<void(Status)> after;
     Status status;
 };
+
+Status free_space(runtime::DiskPathRequest& request) {
+    struct statvfs info {};
+    if (::statvfs(request.path.c_str(), &info) != 0) {
+        return errno_status(errno, "statvfs", request.path);
+    }
+    request.free_bytes = static_cast<uint64_t>(info.f_bavail) * info.f_frsize;
+    request.total_bytes = static_cast<uint64_t>(info.f_blocks) * info.f_frsize;
+    return Status::ok();
+}
 
 Status make_directory(const std::string& path) {
     if (::mkdir(path.c_str(), 0755) == 0) return Status::ok();
@@ -270,6 +281,8 @@ void UvDisk::path_request(runtime::DiskPathRequest& request) {
                                        : errno_status(errno, "rename", request.path);
                     case Kind::kSyncDirectory:
                         return sync_directory(request.path);
+                    case Kind::kFreeSpace:
+                        return free_space(request);
                 }
                 return Status::invalid_argument("disk: unknown path request");
             },

@@ -275,6 +275,12 @@ Status SimDisk::path_operation(runtime::DiskPathRequest& request) {
             names_[request.target_path] = std::move(inode);
             return Status::ok();
         }
+        case Kind::kFreeSpace: {
+            const uint64_t used = used_bytes();
+            request.total_bytes = faults_.capacity_bytes;
+            request.free_bytes = used < faults_.capacity_bytes ? faults_.capacity_bytes - used : 0;
+            return Status::ok();
+        }
         case Kind::kSyncDirectory:
             for (auto durable = names_durable_.begin(); durable != names_durable_.end();) {
                 const bool gone = in_directory(durable->first) && !names_.contains(durable->first);

@@ -273,7 +273,21 @@ private:
         return object;
     }
 
+    // The disk reserve needs to know the free space before the first put.
     void finish() {
+        path_request_ = runtime::DiskPathRequest{
+                .kind = runtime::DiskPathRequest::Kind::kFreeSpace,
+                .path = store_.options_.directory,
+                .done = [this](runtime::DiskPathRequest& request, const Status& status) {
+                    if (!status.is_ok()) return fail(status);
+                    store_.free_bytes_ = request.free_bytes;
+                    store_.total_bytes_ = request.total_bytes;
+                    publish();
+                }};
+        store_.disk_.path_request(path_request_);
+    }
+
+    void publish() {
         for (auto& [key, latest] : latest_) {
             if (latest.is_tombstone) {
                 store_.publish_tombstone(key, latest.version, latest.location);

@@ -112,8 +112,19 @@ Lsn DiskStore::next_lsn() {
     return Lsn{lsn_last_};
 }
 
-Result<PutId> DiskStore::begin_put(std::string_view key) {
+Result<PutId> DiskStore::begin_put(std::string_view key, uint64_t object_bytes_hint) {
     SHOAL_TRY(check_writable());
+    const uint64_t free_bytes =
+            free_bytes_ > appended_since_free_space_ ? free_bytes_ - appended_since_free_space_ : 0;
+    const uint64_t needed_bytes =
+            object_bytes_hint > limits::kObjectBytesMax ? 0 : object_bytes_hint;
+    if (free_bytes < reserve_bytes() || free_bytes - reserve_bytes() < needed_bytes) {
+        return Status::resource_exhausted(
+                fmt::format("storage: no space: {} free on the disk of {}, {} kept in reserve",
+                            format_bytes(free_bytes),
+                            options_.directory,
+                            format_bytes(reserve_bytes())));
+    }
     SHOAL_ASSERT(key.size() >= limits::kKeyBytesMin && key.size() <= limits::kKeyBytesMax);
     put_last_ += 1;
     const PutId put{put_last_};
@@ -241,6 +252,7 @@ RecordLocation DiskStore::append_record(
                                   .record_bytes = static_cast<uint32_t>(bytes),
                                   .data_bytes = data_bytes};
     append_offset_ += bytes;
+    appended_since_free_space_ += bytes;
     segments_.at(append_segment_).bytes = append_offset_;
     return location;
 }
@@ -254,7 +266,10 @@ void DiskStore::on_turn_end() {
 }
 
 void DiskStore::on_tick() {
-    if (!opened_ || options_.fsync.policy != FsyncPolicy::kInterval || !has_unsynced_) return;
+    if (!opened_) return;
+    ticks_since_free_space_ += 1;
+    if (ticks_since_free_space_ >= options_.free_space_refresh_ticks) refresh_free_space();
+    if (options_.fsync.policy != FsyncPolicy::kInterval || !has_unsynced_) return;
     ticks_since_sync_ += 1;
     if (uint64_t{ticks_since_sync_} * options_.tick_ms >= options_.fsync.interval_ms) {
         sync_due_ = true;
@@ -612,7 +627,8 @@ bool DiskStore::is_backlogged() const {
 }
 
 bool DiskStore::is_idle() const {
-    return !flush_in_flight_ && reads_.empty() && (recovery_ == nullptr || recovery_finished_);
+    return !flush_in_flight_ && !free_space_in_flight_ && reads_.empty() &&
+           (recovery_ == nullptr || recovery_finished_);
 }
 
 DiskStoreStats DiskStore::stats() const {
@@ -626,6 +642,37 @@ DiskStoreStats DiskStore::stats() const {
     }
     stats.cache_bytes = cache_.used_bytes();
     return stats;
+}
+
+uint64_t DiskStore::reserve_bytes() const {
+    const uint64_t share = total_bytes_ / 100 * options_.reserve_percent;
+    return std::max(options_.reserve_bytes, share);
+}
+
+// Appends since the request started are counted against what it reports, so the estimate errs
+// toward less free space.
+void DiskStore::refresh_free_space() {
+    if (free_space_in_flight_) return;
+    free_space_in_flight_ = true;
+    ticks_since_free_space_ = 0;
+    const uint64_t appended_before = appended_since_free_space_;
+    free_space_request_ = runtime::DiskPathRequest{
+            .kind = runtime::DiskPathRequest::Kind::kFreeSpace,
+            .path = options_.directory,
+            .done = [this, appended_before](runtime::DiskPathRequest& request,
+                                            const Status& status) {
+                free_space_in_flight_ = false;
+                if (!status.is_ok()) {
+                    log_.warn("free_space_unknown directory={} reason=\"{}\"",
+                              options_.directory,
+                              status.message());
+                    return;
+                }
+                free_bytes_ = request.free_bytes;
+                total_bytes_ = request.total_bytes;
+                appended_since_free_space_ -= std::min(appended_before, appended_since_free_space_);
+            }};
+    disk_.path_request(free_space_request_);
 }
 
 std::string DiskStore::segment_path(uint64_t sequence) const {

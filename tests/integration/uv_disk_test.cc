@@ -151,5 +151,35 @@ TEST_CASE("integration: UvDisk writes, syncs, reads, lists, renames and removes 
     REQUIRE(std::filesystem::file_size(data_directory + "/segment-2") == 4096 + 5);
 }
 
+TEST_CASE("integration: UvDisk tells the free and total space of a file system",
+          "[integration][disk]") {
+    TempDir directory;
+    auto sink = std::make_shared<spdlog::sinks::null_sink_st>();
+    spdlog::logger log("test.runtime", sink);
+    runtime_uv::UvRuntime runtime(log);
+    DiskPathRequest space{.kind = Kind::kFreeSpace, .path = directory.path()};
+    DiskPathRequest missing{.kind = Kind::kFreeSpace, .path = directory.file("nope")};
+    Status space_status = Status::timeout("not run");
+    Status missing_status = Status::timeout("not run");
+    ScriptHandler handler(runtime, [&](std::function<void()> finish) {
+        space.done = [&](DiskPathRequest&, Status status) {
+            space_status = std::move(status);
+            runtime.disk().path_request(missing);
+        };
+        missing.done = [&, finish](DiskPathRequest&, Status status) {
+            missing_status = std::move(status);
+            finish();
+        };
+        runtime.disk().path_request(space);
+    });
+    runtime.run(handler);
+    REQUIRE(space_status.is_ok());
+    const std::filesystem::space_info expected = std::filesystem::space(directory.path());
+    REQUIRE(space.total_bytes == expected.capacity);
+    REQUIRE(space.free_bytes > 0);
+    REQUIRE(space.free_bytes <= space.total_bytes);
+    REQUIRE(missing_status.code() == Code::kNotFound);
+}
+
 }  // namespace
 }  // namespace shoal::integration

@@ -427,6 +427,49 @@ TEST_CASE("disk store: a failed write or sync stops writes, and reads and acked 
     }
 }
 
+TEST_CASE("disk store: puts are refused before the disk is full, and nothing fails",
+          "[sim][disk_store]") {
+    constexpr uint64_t kCapacityBytes = 3 << 20;
+    DiskStore::Options options = small_store_options();
+    options.reserve_bytes = 1 << 20;
+    StoreHarness harness(/*seed=*/8, DiskFaults{.capacity_bytes = kCapacityBytes}, options);
+    REQUIRE(harness.open().is_ok());
+    const uint64_t object_bytes = 50'000;
+    Buffer content(object_bytes);
+    Prng(8).fill(content.data(), content.size());
+    uint32_t stored = 0;
+    Status refused;
+    for (uint32_t index = 0; index < 100 && refused.is_ok(); ++index) {
+        Result<storage::PutId> put =
+                harness.store().begin_put("object/" + std::to_string(index), object_bytes);
+        if (!put.is_ok()) {
+            refused = put.status();
+            break;
+        }
+        std::optional<Status> outcome;
+        REQUIRE(harness.store()
+                        .commit(put.value(),
+                                content.view(),
+                                Version{.hlc = index + 1u, .node = NodeId{1}},
+                                hash64(content.view()),
+                                [&](Status status) { outcome = std::move(status); })
+                        .is_ok());
+        harness.run_until([&] { return outcome.has_value(); });
+        REQUIRE(outcome.has_value());
+        REQUIRE(outcome->is_ok());
+        stored += 1;
+    }
+    CAPTURE(stored);
+    REQUIRE(refused.code() == Code::kResourceExhausted);
+    REQUIRE(refused.message().find("no space") != std::string::npos);
+    REQUIRE(stored * object_bytes >= kCapacityBytes - (3u << 20) / 2);  // It used the room it had.
+    REQUIRE_FALSE(harness.store().stats().writes_stopped);
+    REQUIRE(harness.disk().used_bytes() <= kCapacityBytes - options.reserve_bytes);
+    for (uint32_t index = 0; index < stored; ++index) {
+        REQUIRE(harness.read_all(harness.store().find("object/" + std::to_string(index))).is_ok());
+    }
+}
+
 TEST_CASE("disk store: the fsync setting parses and names what is wrong", "[sim][disk_store]") {
     REQUIRE(storage::parse_fsync_setting("always").value().policy == storage::FsyncPolicy::kAlways);
     REQUIRE(storage::parse_fsync_setting("never").value().policy == storage::FsyncPolicy::kNever);

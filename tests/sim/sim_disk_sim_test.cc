@@ -237,5 +237,18 @@ TEST_CASE("sim disk: list names a directory's entries in order", "[sim][disk]") 
     REQUIRE(list.names == std::vector<std::string>{"a", "b"});
 }
 
+TEST_CASE("sim disk: free space is the capacity less what the files hold", "[sim][disk]") {
+    Driver driver(/*seed=*/6, {.capacity_bytes = 10'000});
+    REQUIRE(driver.path(Kind::kMakeDirectory, "/d").is_ok());
+    Result<FileId> file = driver.open("/d/f", OpenMode::kCreate);
+    REQUIRE(file.is_ok());
+    REQUIRE(driver.write(file.value(), 0, std::string(3000, 'x')).is_ok());
+    DiskPathRequest space{.kind = Kind::kFreeSpace, .path = "/d"};
+    driver.disk.path_request(space);
+    REQUIRE(driver.finish(space).is_ok());
+    REQUIRE(space.total_bytes == 10'000);
+    REQUIRE(space.free_bytes == 7'000);
+}
+
 }  // namespace
 }  // namespace shoal::sim

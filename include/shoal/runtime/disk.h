@@ -88,11 +88,14 @@ struct DiskPathRequest {
         kRemove,         // A file.
         kRename,         // `path` to `target_path`, atomically replacing it.
         kSyncDirectory,  // Makes the directory's entries durable.
+        kFreeSpace,      // The file system holding `path`: sets free_bytes and total_bytes.
     };
     Kind kind = Kind::kList;
     std::string path;
     std::string target_path;         // kRename only.
     std::vector<std::string> names;  // kList: set when done runs with OK.
+    uint64_t free_bytes = 0;         // kFreeSpace: what an unprivileged writer may still use.
+    uint64_t total_bytes = 0;        // kFreeSpace.
     std::function<void(DiskPathRequest& request, Status status)> done;
 };
 

@@ -124,6 +124,11 @@ public:
         FsyncSetting fsync;                                     // storage.fsync.
         uint32_t tick_ms = 10;                                  // For the fsync interval.
         uint64_t write_backlog_bytes_max = uint64_t{64} << 20;  // Then is_backlogged().
+        // storage.disk_reserve_bytes: new puts are refused once the file system's free space
+        // would fall under the larger of these, so the disk never fills up under the log.
+        uint64_t reserve_bytes = uint64_t{256} << 20;
+        uint32_t reserve_percent = 0;
+        uint32_t free_space_refresh_ticks = 100;  // How often free space is asked for.
 
         Status validate() const;
     };
@@ -145,8 +150,10 @@ public:
     void open(Done done);
     bool is_open() const { return opened_; }
 
-    // Puts. begin_put fails with the write-stop status after a failure.
-    Result<PutId> begin_put(std::string_view key);
+    // Puts. begin_put fails with the write-stop status after a failure, and with
+    // kResourceExhausted ("no space") if `object_bytes_hint` (the declared size, if known; else
+    // 0) would eat into the disk reserve.
+    Result<PutId> begin_put(std::string_view key, uint64_t object_bytes_hint = 0);
     // Appends a piece that is not the last. REQUIRES: `put` is open, data is at most one frame.
     void append(PutId put, ByteView data);
     // Appends the last piece and the commit; `done` runs once the put is durable (per the fsync
@@ -225,6 +232,8 @@ private:
     Status check_piece(const DiskObject& object, size_t index, ByteView record_bytes) const;
     void read_piece_done(std::list<PendingRead>::iterator read, Status status);
     std::string segment_path(uint64_t sequence) const;
+    void refresh_free_space();
+    uint64_t reserve_bytes() const;
 
     Options options_;
     runtime::Disk& disk_;
@@ -262,6 +271,13 @@ private:
     runtime::DiskPathRequest directory_request_;
 
     Status writes_stopped_;
+    // What the file system had free when last asked, less what was appended since.
+    uint64_t free_bytes_ = UINT64_MAX;
+    uint64_t total_bytes_ = 0;
+    uint64_t appended_since_free_space_ = 0;
+    uint32_t ticks_since_free_space_ = 0;
+    bool free_space_in_flight_ = false;
+    runtime::DiskPathRequest free_space_request_;
     uint64_t objects_ = 0;
     uint64_t object_bytes_ = 0;
     DiskStoreStats counters_;

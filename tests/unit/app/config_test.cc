@@ -37,6 +37,7 @@ TEST_CASE("config: the shipped single-node config parses to the defaults", "[uni
     REQUIRE(config.value().fsync == defaults.fsync);
     REQUIRE(config.value().cache_bytes == defaults.cache_bytes);
     REQUIRE(config.value().segment_bytes == defaults.segment_bytes);
+    REQUIRE(config.value().disk_reserve_bytes == defaults.disk_reserve_bytes);
     REQUIRE(config.value().shutdown_grace_ms == 5000);
 }
 
@@ -53,6 +54,16 @@ TEST_CASE("config: sizes take units and flags override the file", "[unit][config
             1048576);
 }
 
+TEST_CASE("config: the disk reserve is a size or a share of the file system", "[unit][config]") {
+    Result<Config> share = parse_config("[storage]\ndisk_reserve_bytes = \"5%\"\n", "t", {});
+    REQUIRE(share.is_ok());
+    REQUIRE(share.value().disk_reserve_percent == 5);
+    REQUIRE(share.value().node_options(NodeId{1}).disk.reserve_percent == 5);
+    Result<Config> size = parse_config("[storage]\ndisk_reserve_bytes = \"1GiB\"\n", "t", {});
+    REQUIRE(size.is_ok());
+    REQUIRE(size.value().node_options(NodeId{1}).disk.reserve_bytes == uint64_t{1} << 30);
+}
+
 TEST_CASE("config: a bad config names what is wrong", "[unit][config]") {
     REQUIRE(error_of("[node]\nlisten = \"nowhere\"\n").find("node.listen") != std::string::npos);
     REQUIRE(error_of("[node]\nlistne = \"x\"\n").find("node.listne: unknown setting") !=
@@ -67,6 +78,8 @@ TEST_CASE("config: a bad config names what is wrong", "[unit][config]") {
     REQUIRE(error_of("[storage]\nsegment_bytes = \"1KiB\"\n").find("storage.segment_bytes") !=
             std::string::npos);
     REQUIRE(error_of("[log]\nlevel = \"loud\"\n").find("log.level") != std::string::npos);
+    REQUIRE(error_of("[storage]\ndisk_reserve_bytes = \"80%\"\n").find("1% to 50%") !=
+            std::string::npos);
     REQUIRE(error_of("[node]\nname = 7\n").find("node.name: must be a string") !=
             std::string::npos);
     REQUIRE(error_of("[node\n").find("test.toml: line 1") != std::string::npos);
