@@ -231,7 +231,8 @@ void SimDisk::path_request(runtime::DiskPathRequest& request) {
 
 Status SimDisk::path_operation(runtime::DiskPathRequest& request) {
     using Kind = runtime::DiskPathRequest::Kind;
-    const std::string& path = request.path;
+    // The root is "" in names (parent_of("/d") is ""), whichever way a caller spells it.
+    const std::string path = request.path == "/" ? std::string() : request.path;
     const auto in_directory = [&](const std::string& name) {
         return parent_of(name) == path;
     };
@@ -337,6 +338,12 @@ void SimDisk::crash() {
     }
     names_ = names_durable_;
     directories_ = directories_durable_;
+    open_files_.clear();
+    fail_next_.clear();
+}
+
+void SimDisk::kill_process() {
+    generation_ += 1;
     open_files_.clear();
     fail_next_.clear();
 }

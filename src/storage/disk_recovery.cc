@@ -4,6 +4,8 @@
 // The latest version of each key wins; an object's pieces are found by its put id, so a piece
 // that was rewritten later (by compaction) is found where it was written last. What no live
 // object needs is garbage for compaction. Damage is logged, counted and left on disk.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "shoal/storage/segment_scan.h"
@@ -19,6 +21,23 @@ public:
         path_request_ = runtime::DiskPathRequest{
                 .kind = runtime::DiskPathRequest::Kind::kMakeDirectory,
                 .path = store_.options_.directory,
+                .done = [this](runtime::DiskPathRequest&, const Status& status) {
+                    if (!status.is_ok()) return fail(status);
+                    sync_parent();
+                }};
+        store_.disk_.path_request(path_request_);
+    }
+
+    // A directory made at first start is durable only once its parent is synced.
+    void sync_parent() {
+        const std::string& directory = store_.options_.directory;
+        const size_t slash = directory.find_last_of('/');
+        std::string parent = ".";
+        if (slash == 0) parent = "/";
+        if (slash != std::string::npos && slash > 0) parent = directory.substr(0, slash);
+        path_request_ = runtime::DiskPathRequest{
+                .kind = runtime::DiskPathRequest::Kind::kSyncDirectory,
+                .path = std::move(parent),
                 .done = [this](runtime::DiskPathRequest&, const Status& status) {
                     if (!status.is_ok()) return fail(status);
                     list();
@@ -54,7 +73,7 @@ private:
     }
 
     void open_next() {
-        if (next_ == sequences_.size()) return finish();
+        if (next_ >= sequences_.size()) return finish();
         current_ = sequences_[next_];
         next_ += 1;
         open_ = runtime::DiskOpen{.path = store_.segment_path(current_),
@@ -90,7 +109,12 @@ private:
                                   .offset = 0,
                                   .target = contents_.mutable_view(),
                                   .done = [this](runtime::DiskRead& request, const Status& status) {
-                                      if (!status.is_ok()) return fail(status);
+                                      // One bad sector must not keep the node from starting.
+                                      if (!status.is_ok()) {
+                                          report_unreadable(contents_.size(), status.message());
+                                          contents_ = Buffer();
+                                          return open_next();
+                                      }
                                       contents_.resize(request.read_bytes);
                                       scan();
                                   }};
@@ -99,6 +123,9 @@ private:
 
     void scan() {
         Result<SegmentScan> scanned = scan_segment(contents_.view());
+        if (!scanned.is_ok() && next_ == sequences_.size() && is_all_zero(contents_.view())) {
+            return remove_interrupted_segment();
+        }
         if (!scanned.is_ok()) {
             report_unreadable(contents_.size(), scanned.status().message());
             contents_ = Buffer();
@@ -235,6 +262,30 @@ private:
                           range.reason);
     }
 
+    static bool is_all_zero(ByteView bytes) {
+        return std::all_of(
+                bytes.begin(), bytes.end(), [](std::byte b) { return b == std::byte{0}; });
+    }
+
+    // The last segment is empty or zeros: the node stopped between creating it and writing its
+    // header, so nothing in it was ever acknowledged.
+    void remove_interrupted_segment() {
+        store_.disk_.close(file_);
+        store_.log_.info(
+                "segment_creation_interrupted segment={} bytes={}", current_, contents_.size());
+        contents_ = Buffer();
+        path_request_ = runtime::DiskPathRequest{
+                .kind = runtime::DiskPathRequest::Kind::kRemove,
+                .path = store_.segment_path(current_),
+                .done = [this](runtime::DiskPathRequest&, const Status& status) {
+                    if (!status.is_ok()) return fail(status);
+                    sequences_.pop_back();
+                    next_ -= 1;
+                    open_next();
+                }};
+        store_.disk_.path_request(path_request_);
+    }
+
     void report_unreadable(uint64_t file_bytes, std::string_view reason) {
         store_.disk_.close(file_);
         store_.counters_.corrupt_ranges += 1;
@@ -273,8 +324,34 @@ private:
         return object;
     }
 
-    // The disk reserve needs to know the free space before the first put.
+    // What recovery found may have been only in the page cache of a process that was killed:
+    // the segment it appends to and the directory are synced before anything new is
+    // acknowledged on top of them. Earlier segments were synced before they were sealed.
     void finish() {
+        const auto last = store_.segments_.empty() ? store_.segments_.end()
+                                                   : std::prev(store_.segments_.end());
+        if (last == store_.segments_.end()) return sync_directory();
+        sync_ = runtime::DiskSync{.file = last->second.file,
+                                  .done = [this](runtime::DiskSync&, const Status& status) {
+                                      if (!status.is_ok()) return fail(status);
+                                      sync_directory();
+                                  }};
+        store_.disk_.sync(sync_);
+    }
+
+    void sync_directory() {
+        path_request_ = runtime::DiskPathRequest{
+                .kind = runtime::DiskPathRequest::Kind::kSyncDirectory,
+                .path = store_.options_.directory,
+                .done = [this](runtime::DiskPathRequest&, const Status& status) {
+                    if (!status.is_ok()) return fail(status);
+                    measure_free_space();
+                }};
+        store_.disk_.path_request(path_request_);
+    }
+
+    // The disk reserve needs to know the free space before the first put.
+    void measure_free_space() {
         path_request_ = runtime::DiskPathRequest{
                 .kind = runtime::DiskPathRequest::Kind::kFreeSpace,
                 .path = store_.options_.directory,

@@ -152,7 +152,10 @@ Status DiskStore::commit(
         PutId put, ByteView last_data, Version version, uint64_t digest, Done done) {
     auto found = puts_.find(put);
     SHOAL_ASSERT(found != puts_.end());
-    SHOAL_TRY(check_writable());
+    if (Status writable = check_writable(); !writable.is_ok()) {
+        puts_.erase(found);  // Closed either way.
+        return writable;
+    }
     if (!found->second.pieces.empty() && !last_data.empty()) append(put, last_data);
     OpenPut open = std::move(found->second);
     puts_.erase(found);

@@ -470,6 +470,67 @@ TEST_CASE("disk store: puts are refused before the disk is full, and nothing fai
     }
 }
 
+TEST_CASE("disk store: what recovery finds in the page cache is synced before it is built on",
+          "[sim][disk_store]") {
+    DiskStore::Options options = small_store_options();
+    options.fsync = storage::FsyncSetting{.policy = storage::FsyncPolicy::kNever};
+    StoreHarness harness(/*seed=*/9, DiskFaults{.tear_per_million = 0}, options);
+    REQUIRE(harness.open().is_ok());
+    put_durably(harness, 4, 3000);  // Acknowledged after the write, never synced.
+    harness.disk().kill_process();
+    REQUIRE(harness.open().is_ok());
+    for (int index = 0; index < 4; ++index) {
+        REQUIRE(harness.store().find("object/" + std::to_string(index)) != nullptr);
+    }
+    harness.crash();  // A power cut now loses nothing recovery has seen.
+    REQUIRE(harness.open().is_ok());
+    for (int index = 0; index < 4; ++index) {
+        const DiskObjectRef object = harness.store().find("object/" + std::to_string(index));
+        REQUIRE(object != nullptr);
+        REQUIRE(harness.read_all(object).is_ok());
+    }
+}
+
+TEST_CASE("disk store: an empty last segment is an interrupted creation, not corruption",
+          "[sim][disk_store]") {
+    StoreHarness harness(/*seed=*/10, DiskFaults{}, small_store_options());
+    REQUIRE(harness.open().is_ok());
+    put_durably(harness, 2, 100);
+    harness.crash();
+    // As if the node died between creating segment 2 and writing its header.
+    runtime::DiskOpen create{.path = "/data/" + storage::segment_file_name(2),
+                             .mode = runtime::OpenMode::kCreateExclusive};
+    std::optional<Status> created;
+    create.done = [&](runtime::DiskOpen&, const Status& status) {
+        created = status;
+    };
+    harness.disk().open(create);
+    harness.run_until([&] { return created.has_value(); });
+    REQUIRE(created.has_value());
+    INFO(created->message());
+    REQUIRE(created->is_ok());
+    REQUIRE(harness.open().is_ok());
+    REQUIRE(harness.store().stats().corrupt_ranges == 0);
+    REQUIRE(harness.error_logs() == 0);
+    REQUIRE(harness.store().find("object/1") != nullptr);
+    put_durably(harness, 3, 100);  // The store goes on, in a new segment 2.
+    harness.crash();
+    REQUIRE(harness.open().is_ok());
+    REQUIRE(harness.store().find("object/2") != nullptr);
+}
+
+TEST_CASE("disk store: a segment that cannot be read is reported, and the node still opens",
+          "[sim][disk_store]") {
+    StoreHarness harness(/*seed=*/11, DiskFaults{}, small_store_options());
+    REQUIRE(harness.open().is_ok());
+    put_durably(harness, 2, 100);
+    harness.crash();
+    harness.disk().fail_next(SimDisk::Operation::kRead, Status::io_error("injected EIO"));
+    REQUIRE(harness.open().is_ok());
+    REQUIRE(harness.store().stats().corrupt_ranges == 1);
+    REQUIRE(harness.error_logs() > 0);
+}
+
 TEST_CASE("disk store: the fsync setting parses and names what is wrong", "[sim][disk_store]") {
     REQUIRE(storage::parse_fsync_setting("always").value().policy == storage::FsyncPolicy::kAlways);
     REQUIRE(storage::parse_fsync_setting("never").value().policy == storage::FsyncPolicy::kNever);

@@ -8,7 +8,8 @@
 // Requests follow libuv's ownership rule: the caller owns each request object and keeps it,
 // and every byte it points to, alive and unchanged until its `done` has run. `done` always
 // runs on a later turn of the loop, never inside the call that started the request, and runs
-// exactly once, with the outcome. A request may be reused once its `done` has run.
+// exactly once, with the outcome. `done` is the last thing the disk does with a request, so a
+// request may be reused, or reassigned, from inside its own `done` or at any time after.
 //
 // Durability: a write is durable only once a sync of its file has completed after it; a new,
 // renamed or removed directory entry only once a sync of its directory has completed after it.

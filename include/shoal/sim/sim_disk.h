@@ -66,6 +66,10 @@ public:
 
     // A power cut: see the header comment. Every file id becomes invalid.
     void crash();
+    // The process dies but the machine stays up (SIGKILL): requests in flight never complete
+    // and file ids become invalid, but what was written stays, synced or not, in the page
+    // cache, and may still be lost by a later crash() unless someone syncs it.
+    void kill_process();
     // The next `operation` fails with `status` (one-off, in addition to the random faults).
     void fail_next(Operation operation, Status status);
     // Flips one bit of `path`'s stored bytes, durable and current alike. False if there is no
