@@ -426,4 +426,11 @@ Status Connection::ping() {
     return frame.status();
 }
 
+Result<wire::StatsReply> Connection::stats() {
+    SHOAL_TRY_ASSIGN(const wire::Frame frame, call(wire::StatsRequest{}, wire::Opcode::kStats));
+    Result<wire::StatsReply> reply = wire::decode_stats_reply(frame.body);
+    if (!reply.is_ok()) return fail<wire::StatsReply>(FailureSource::kProtocol, reply.status());
+    return reply.value();
+}
+
 }  // namespace shoal::client

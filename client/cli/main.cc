@@ -19,6 +19,15 @@ namespace {
 
 constexpr const char* kDefaultNode = "127.0.0.1:7400";
 
+constexpr const char* kStatsHelp =
+        "One figure per line: its name, then its value; with --json, one object with the same\n"
+        "names. Counters run from the node's start; objects, object_bytes, segments, log_bytes,\n"
+        "live_bytes and cache_bytes are what the node holds now. corrupt_ranges, corrupt_bytes,\n"
+        "damaged_objects and torn_tails are the damage the disk store found when it opened;\n"
+        "corrupt_reads counts reads refused as corrupt. writes_stopped means a\n"
+        "write or sync failed and the node refuses writes until restarted. In memory mode\n"
+        "every disk figure is 0. docs/wire_format.md defines each one.";
+
 struct Arguments {
     std::string node;
     bool json = false;
@@ -159,6 +168,13 @@ int list(client::Connection& connection, const Arguments& arguments) {
     return kExitOk;
 }
 
+int stats(client::Connection& connection, const Arguments& arguments) {
+    Result<wire::StatsReply> reply = connection.stats();
+    if (!reply.is_ok()) return failed(connection, reply.status(), "stats");
+    print(describe_stats(reply.value(), arguments.json));
+    return kExitOk;
+}
+
 int ping(client::Connection& connection, const Arguments& arguments) {
     const Status pong = connection.ping();
     if (!pong.is_ok()) return failed(connection, pong, "ping");
@@ -200,9 +216,12 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     list->add_option("--limit", arguments.limit, "at most this many keys")
             ->check(CLI::PositiveNumber);
     CLI::App* ping = cli.add_subcommand("ping", "check that the node answers");
+    CLI::App* stats = cli.add_subcommand(
+            "stats", "show the node's counters and its store's figures, corruption included");
     for (CLI::App* verb : {put, get, remove, stat, list, ping}) {
         verb->footer(kExitCodesHelp);
     }
+    stats->footer(fmt::format("{}\n\n{}", kStatsHelp, kExitCodesHelp));
 
     try {
         cli.parse(argc, argv);
@@ -210,7 +229,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
         const int code = cli.exit(error);
         return code == 0 ? kExitOk : kExitUsage;
     }
-    if (!ping->parsed() && !list->parsed()) {
+    if (!ping->parsed() && !list->parsed() && !stats->parsed()) {
         if (shoal::Status valid = shoal::wire::validate_key(arguments.key); !valid.is_ok()) {
             return report(valid, kExitUsage);
         }
@@ -234,5 +253,6 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     if (remove->parsed()) return shoal::cli::remove(node, arguments);
     if (stat->parsed()) return shoal::cli::stat(node, arguments);
     if (list->parsed()) return shoal::cli::list(node, arguments);
+    if (stats->parsed()) return shoal::cli::stats(node, arguments);
     return shoal::cli::ping(node, arguments);
 }

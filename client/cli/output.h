@@ -19,4 +19,8 @@ std::string json_string(std::string_view text);
 // One object's description: "key size version digest" or a JSON object.
 std::string describe_object(std::string_view key, const wire::ObjectInfo& info, bool json);
 
+// A node's statistics: a two-column table, one figure per line (its name, then its value,
+// with a size for people beside byte counts), or one JSON object with the same names.
+std::string describe_stats(const wire::StatsReply& stats, bool json);
+
 }  // namespace shoal::cli

@@ -178,6 +178,7 @@ void Node::on_request(runtime::ConnectionId id, Connection& connection, const wi
                         wire::encode_reply(request, wire::PingReply{}, reply);
                         send(id, std::move(reply));
                     },
+                    [&](const wire::StatsRequest&) { on_stats(id, request); },
             },
             decoded.value());
 }
@@ -627,6 +628,44 @@ void Node::on_list(runtime::ConnectionId id, RequestId request, const wire::List
     const wire::ListReply reply =
             is_disk() ? make_list_reply(disk_->list(list.prefix, list.start_after, list.limit))
                       : make_list_reply(store_.list(list.prefix, list.start_after, list.limit));
+    Buffer encoded;
+    wire::encode_reply(request, reply, encoded);
+    send(id, std::move(encoded));
+}
+
+void Node::on_stats(runtime::ConnectionId id, RequestId request) {
+    wire::StatsReply reply{
+            .storage_mode = is_disk() ? wire::StorageMode::kDisk : wire::StorageMode::kMemory,
+            .requests = stats_.requests,
+            .requests_failed = stats_.requests_failed,
+            .frames_rejected = stats_.frames_rejected,
+            .puts_abandoned = stats_.puts_abandoned,
+            .bytes_received = stats_.bytes_received,
+            .bytes_sent = stats_.bytes_sent,
+    };
+    if (is_disk()) {
+        const storage::DiskStoreStats disk = disk_stats();
+        reply.objects = disk.objects;
+        reply.object_bytes = disk.object_bytes;
+        reply.segments = disk.segments;
+        reply.log_bytes = disk.log_bytes;
+        reply.live_bytes = disk.live_bytes;
+        reply.corrupt_ranges = disk.corrupt_ranges;
+        reply.corrupt_bytes = disk.corrupt_bytes;
+        reply.corrupt_reads = disk.corrupt_reads;
+        reply.damaged_objects = disk.damaged_objects;
+        reply.torn_tails = disk.torn_tails;
+        reply.writes = disk.writes;
+        reply.syncs = disk.syncs;
+        reply.cache_bytes = disk.cache_bytes;
+        reply.cache_hits = disk.cache_hits;
+        reply.cache_misses = disk.cache_misses;
+        reply.writes_stopped = disk.writes_stopped;
+    } else {
+        const storage::StoreStats memory = store_stats();
+        reply.objects = memory.objects;
+        reply.object_bytes = memory.object_bytes;
+    }
     Buffer encoded;
     wire::encode_reply(request, reply, encoded);
     send(id, std::move(encoded));

@@ -69,6 +69,17 @@ Result<PutPiece> read_piece(Reader& reader) {
     return piece;
 }
 
+// How many counters for_each_stats_counter walks, so kStatsReplyBytes is checked against it.
+constexpr size_t stats_counter_count() {
+    StatsReply reply;
+    size_t count = 0;
+    for_each_stats_counter(reply, [&count](std::string_view, uint64_t&) { count += 1; });
+    return count;
+}
+
+static_assert(kStatsReplyBytes == 1 + stats_counter_count() * 8 + 1,
+              "storage_mode, the counters and writes_stopped make the whole stats reply");
+
 Result<Request> decode_put_request(ByteView body) {
     Reader reader(body);
     PutRequest request;
@@ -126,6 +137,9 @@ Result<Request> decode_request_frame(const Frame& frame) {
         case Opcode::kPing:
             if (!frame.body.empty()) return Status::invalid_argument("ping request: has a body");
             return Request(PingRequest{});
+        case Opcode::kStats:
+            if (!frame.body.empty()) return Status::invalid_argument("stats request: has a body");
+            return Request(StatsRequest{});
     }
     return Status::invalid_argument("request: unknown opcode");
 }
@@ -181,6 +195,10 @@ void encode_request(RequestId id, const ListRequest& request, Buffer& target) {
 
 void encode_request(RequestId id, const PingRequest& /*request*/, Buffer& target) {
     encode_frame(FrameKind::kRequest, Opcode::kPing, id, target, 0, [](Writer&) {});
+}
+
+void encode_request(RequestId id, const StatsRequest& /*request*/, Buffer& target) {
+    encode_frame(FrameKind::kRequest, Opcode::kStats, id, target, 0, [](Writer&) {});
 }
 
 void encode_put_piece(RequestId id, const PutPiece& piece, Buffer& target) {
@@ -253,6 +271,19 @@ void encode_reply(RequestId id, const ListReply& reply, Buffer& target) {
 
 void encode_reply(RequestId id, const PingReply& /*reply*/, Buffer& target) {
     encode_frame(FrameKind::kResponse, Opcode::kPing, id, target, 0, [](Writer&) {});
+}
+
+void encode_reply(RequestId id, const StatsReply& reply, Buffer& target) {
+    SHOAL_ASSERT(reply.storage_mode == StorageMode::kMemory ||
+                 reply.storage_mode == StorageMode::kDisk);
+    const size_t offset = target.size();
+    encode_frame(FrameKind::kResponse, Opcode::kStats, id, target, 0, [&](Writer& writer) {
+        writer.u8(static_cast<uint8_t>(reply.storage_mode));
+        for_each_stats_counter(
+                reply, [&writer](std::string_view, uint64_t counter) { writer.u64(counter); });
+        writer.u8(reply.writes_stopped ? 1 : 0);
+    });
+    SHOAL_ASSERT(target.size() - offset == kFrameHeaderBytes + kStatsReplyBytes);
 }
 
 void encode_error(RequestId id, Opcode opcode, const ErrorReply& reply, Buffer& target) {
@@ -345,6 +376,29 @@ Result<PingReply> decode_ping_reply(ByteView body) {
     Reader reader(body);
     SHOAL_TRY(reader.finish("ping reply"));
     return PingReply{};
+}
+
+Result<StatsReply> decode_stats_reply(ByteView body) {
+    Reader reader(body);
+    StatsReply reply;
+    const uint8_t storage_mode = reader.u8();
+    for_each_stats_counter(
+            reply, [&reader](std::string_view, uint64_t& counter) { counter = reader.u64(); });
+    const uint8_t writes_stopped = reader.u8();
+    SHOAL_TRY(reader.finish("stats reply"));
+    // The reader has checked the length: every byte of the fixed layout, and no more.
+    SHOAL_ASSERT(body.size() == kStatsReplyBytes);
+    if (storage_mode > static_cast<uint8_t>(StorageMode::kDisk)) {
+        return Status::invalid_argument(
+                fmt::format("stats reply: unknown storage mode {}", storage_mode));
+    }
+    if (writes_stopped > 1) {
+        return Status::invalid_argument(
+                fmt::format("stats reply: bad writes_stopped flag {}", writes_stopped));
+    }
+    reply.storage_mode = static_cast<StorageMode>(storage_mode);
+    reply.writes_stopped = writes_stopped == 1;
+    return reply;
 }
 
 Result<ErrorReply> decode_error(ByteView body) {

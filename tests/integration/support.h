@@ -26,6 +26,8 @@ public:
     ~TempDir();
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;
+    TempDir(TempDir&&) = delete;
+    TempDir& operator=(TempDir&&) = delete;
 
     const std::string& path() const { return path_; }
     std::string file(const std::string& name) const { return path_ + "/" + name; }
@@ -74,6 +76,8 @@ public:
     ~NodeProcess();
     NodeProcess(const NodeProcess&) = delete;
     NodeProcess& operator=(const NodeProcess&) = delete;
+    NodeProcess(NodeProcess&&) = delete;
+    NodeProcess& operator=(NodeProcess&&) = delete;
 
     uint16_t port() const { return port_; }
     std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
@@ -105,6 +109,8 @@ public:
     ~RawSocket();
     RawSocket(const RawSocket&) = delete;
     RawSocket& operator=(const RawSocket&) = delete;
+    RawSocket(RawSocket&&) = delete;
+    RawSocket& operator=(RawSocket&&) = delete;
 
     // False if the peer has closed or reset the connection.
     bool send_all(const void* data, size_t size);

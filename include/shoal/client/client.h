@@ -102,6 +102,9 @@ public:
                                  std::string_view start_after,
                                  uint32_t limit);
     Status ping();
+    // The node's counters since it started and its store's figures, among them the damage the
+    // disk store found (corrupt ranges, damaged objects). Disk figures are 0 in memory mode.
+    Result<wire::StatsReply> stats();
 
     // Where the last failure came from.
     FailureSource failure_source() const { return failure_source_; }

@@ -130,6 +130,8 @@ private:
     void on_delete(runtime::ConnectionId id, RequestId request, std::string_view key);
     void on_stat(runtime::ConnectionId id, RequestId request, std::string_view key);
     void on_list(runtime::ConnectionId id, RequestId request, const wire::ListRequest& list);
+    // The node's counters and its store's figures (shoal stats).
+    void on_stats(runtime::ConnectionId id, RequestId request);
 
     // Sends get data while the connection's send queue has room.
     void pump_gets(runtime::ConnectionId id, Connection& connection);

@@ -36,6 +36,7 @@ enum class Opcode : uint16_t {
     kStat = 4,
     kList = 5,
     kPing = 6,
+    kStats = 7,  // The node's counters; not about any one object (stat is).
 };
 
 struct FrameHeader {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -55,13 +56,17 @@ struct ListRequest {
 
 struct PingRequest {};
 
+// Asks for the node's counters (StatsReply). No body.
+struct StatsRequest {};
+
 using Request = std::variant<PutRequest,
                              PutPiece,
                              GetRequest,
                              DeleteRequest,
                              StatRequest,
                              ListRequest,
-                             PingRequest>;
+                             PingRequest,
+                             StatsRequest>;
 
 struct ObjectInfo {
     Version version;
@@ -99,6 +104,75 @@ struct ListReply {
 
 struct PingReply {};
 
+// How the node keeps objects. The numbers travel in a StatsReply; never renumber them.
+enum class StorageMode : uint8_t {
+    kMemory = 0,
+    kDisk = 1,
+};
+
+// A node's counters since it started, and what its store holds now. Every figure of the disk
+// store is 0 in memory mode. Fixed layout: kStatsReplyBytes, in the order declared here.
+struct StatsReply {
+    StorageMode storage_mode = StorageMode::kMemory;
+    // The node (node::NodeStats).
+    uint64_t requests = 0;
+    uint64_t requests_failed = 0;
+    uint64_t frames_rejected = 0;  // Malformed frames that closed their connection.
+    uint64_t puts_abandoned = 0;   // Puts whose client went away or broke the stream.
+    uint64_t bytes_received = 0;   // Object bytes accepted by puts.
+    uint64_t bytes_sent = 0;       // Object bytes sent by gets.
+    // The store, either mode.
+    uint64_t objects = 0;
+    uint64_t object_bytes = 0;  // Sum of the sizes of visible objects.
+    // The disk store (storage::DiskStoreStats).
+    uint64_t segments = 0;
+    uint64_t log_bytes = 0;        // Bytes in all segments.
+    uint64_t live_bytes = 0;       // Of which records that are still needed.
+    uint64_t corrupt_ranges = 0;   // Damaged ranges found by recovery.
+    uint64_t corrupt_bytes = 0;    // Their size.
+    uint64_t corrupt_reads = 0;    // Reads whose bytes failed their checks.
+    uint64_t damaged_objects = 0;  // Objects with a piece lost to corruption.
+    uint64_t torn_tails = 0;       // Torn tails truncated by recovery.
+    uint64_t writes = 0;
+    uint64_t syncs = 0;
+    uint64_t cache_bytes = 0;
+    uint64_t cache_hits = 0;
+    uint64_t cache_misses = 0;
+    bool writes_stopped = false;  // A write or sync failed: the node refuses writes.
+};
+
+// storage_mode u8, 21 u64 counters, writes_stopped u8.
+inline constexpr size_t kStatsReplyBytes = 1 + 21 * 8 + 1;
+
+// Calls visit(name, counter) for every u64 counter of a StatsReply, in wire order, with the
+// field's name as docs/wire_format.md spells it. The codec and the CLI walk this one list, so
+// the layout, the table and the JSON cannot disagree. `Reply` is StatsReply, const or not.
+template <typename Reply, typename Visit>
+constexpr void for_each_stats_counter(Reply& reply, Visit&& visit) {
+    static_assert(std::is_same_v<std::remove_const_t<Reply>, StatsReply>);
+    visit(std::string_view("requests"), reply.requests);
+    visit(std::string_view("requests_failed"), reply.requests_failed);
+    visit(std::string_view("frames_rejected"), reply.frames_rejected);
+    visit(std::string_view("puts_abandoned"), reply.puts_abandoned);
+    visit(std::string_view("bytes_received"), reply.bytes_received);
+    visit(std::string_view("bytes_sent"), reply.bytes_sent);
+    visit(std::string_view("objects"), reply.objects);
+    visit(std::string_view("object_bytes"), reply.object_bytes);
+    visit(std::string_view("segments"), reply.segments);
+    visit(std::string_view("log_bytes"), reply.log_bytes);
+    visit(std::string_view("live_bytes"), reply.live_bytes);
+    visit(std::string_view("corrupt_ranges"), reply.corrupt_ranges);
+    visit(std::string_view("corrupt_bytes"), reply.corrupt_bytes);
+    visit(std::string_view("corrupt_reads"), reply.corrupt_reads);
+    visit(std::string_view("damaged_objects"), reply.damaged_objects);
+    visit(std::string_view("torn_tails"), reply.torn_tails);
+    visit(std::string_view("writes"), reply.writes);
+    visit(std::string_view("syncs"), reply.syncs);
+    visit(std::string_view("cache_bytes"), reply.cache_bytes);
+    visit(std::string_view("cache_hits"), reply.cache_hits);
+    visit(std::string_view("cache_misses"), reply.cache_misses);
+}
+
 struct ErrorReply {
     Code code = Code::kUnavailable;
     std::string_view message;
@@ -111,6 +185,7 @@ void encode_request(RequestId id, const DeleteRequest& request, Buffer& target);
 void encode_request(RequestId id, const StatRequest& request, Buffer& target);
 void encode_request(RequestId id, const ListRequest& request, Buffer& target);
 void encode_request(RequestId id, const PingRequest& request, Buffer& target);
+void encode_request(RequestId id, const StatsRequest& request, Buffer& target);
 // A put's later piece (kData, kPut).
 void encode_put_piece(RequestId id, const PutPiece& piece, Buffer& target);
 
@@ -124,6 +199,7 @@ void encode_reply(RequestId id, const DeleteReply& reply, Buffer& target);
 void encode_reply(RequestId id, const StatReply& reply, Buffer& target);
 void encode_reply(RequestId id, const ListReply& reply, Buffer& target);
 void encode_reply(RequestId id, const PingReply& reply, Buffer& target);
+void encode_reply(RequestId id, const StatsReply& reply, Buffer& target);
 void encode_error(RequestId id, Opcode opcode, const ErrorReply& reply, Buffer& target);
 
 // Header and fixed fields of a GetReply without its data, for a gathered write.
@@ -145,6 +221,7 @@ Result<DeleteReply> decode_delete_reply(ByteView body);
 Result<StatReply> decode_stat_reply(ByteView body);
 Result<ListReply> decode_list_reply(ByteView body);
 Result<PingReply> decode_ping_reply(ByteView body);
+Result<StatsReply> decode_stats_reply(ByteView body);
 Result<ErrorReply> decode_error(ByteView body);
 
 // The key rule: 1..kKeyBytesMax bytes, no NUL byte. Says what is wrong in plain words.

@@ -24,7 +24,7 @@
 namespace shoal::wire {
 namespace {
 
-constexpr size_t kMebibyte = 1024 * 1024;
+constexpr size_t kMebibyte = size_t{1024} * 1024;
 
 // A frame as the test keeps it: the header and an owned copy of the body.
 struct OwnedFrame {
@@ -74,13 +74,14 @@ Buffer random_stream(Prng& prng,
     Buffer stream;
     for (size_t index = 0; index < count; index++) {
         const auto kind = static_cast<FrameKind>(prng.between(1, 4));
-        const auto opcode = static_cast<Opcode>(prng.between(1, 6));
+        const auto opcode = static_cast<Opcode>(prng.between(1, 7));
         const RequestId request_id{prng.next_u64()};
         std::string body(prng.below(body_bytes_max + 1), '\0');
         prng.fill(reinterpret_cast<std::byte*>(body.data()), body.size());
         append_frame(kind, opcode, request_id, body, stream);
+        const auto body_bytes = static_cast<uint32_t>(body.size());
         frames.push_back(OwnedFrame{
-                .header = {.body_bytes = static_cast<uint32_t>(body.size()),
+                .header = {.body_bytes = body_bytes,
                            .kind = kind,
                            .opcode = opcode,
                            .request_id = request_id},
@@ -163,11 +164,12 @@ TEST_CASE("frame: the numbers of kinds, opcodes and the version are pinned", "[u
     STATIC_REQUIRE(static_cast<uint16_t>(Opcode::kStat) == 4);
     STATIC_REQUIRE(static_cast<uint16_t>(Opcode::kList) == 5);
     STATIC_REQUIRE(static_cast<uint16_t>(Opcode::kPing) == 6);
+    STATIC_REQUIRE(static_cast<uint16_t>(Opcode::kStats) == 7);
 }
 
 TEST_CASE("frame: every kind and opcode decodes back from its header", "[unit][frame]") {
     for (uint8_t kind = 1; kind <= 4; kind++) {
-        for (uint16_t opcode = 1; opcode <= 6; opcode++) {
+        for (uint16_t opcode = 1; opcode <= 7; opcode++) {
             CAPTURE(kind, opcode);
             const FrameHeader header{.body_bytes = limits::kFrameBodyBytesMax,
                                      .kind = static_cast<FrameKind>(kind),
@@ -200,7 +202,7 @@ TEST_CASE("frame: decode_frame_header names what is wrong with a bad header", "[
             {raw_header(0, 1, 5, 1), "frame: unknown kind 5"},
             {raw_header(0, 1, 255, 1), "frame: unknown kind 255"},
             {raw_header(0, 1, 1, 0), "frame: unknown opcode 0"},
-            {raw_header(0, 1, 1, 7), "frame: unknown opcode 7"},
+            {raw_header(0, 1, 1, 8), "frame: unknown opcode 8"},
             {raw_header(0, 1, 1, 0x0100), "frame: unknown opcode 256"},
             {raw_header(0, 1, 1, UINT16_MAX), "frame: unknown opcode 65535"},
             {raw_header(limits::kFrameBodyBytesMax + 1, 1, 1, 1), "frame: body of 1053697 bytes"},
@@ -379,7 +381,7 @@ TEST_CASE("frame: a 4 GiB length is rejected without allocating for it", "[unit]
     CHECK(decoder.capacity_bytes() < kMebibyte);
 
     // The body the header promised starts arriving; the decoder must not make room for it all.
-    Buffer some_body(200 * 1024);
+    Buffer some_body(size_t{200} * 1024);
     std::memset(some_body.data(), 0x5A, some_body.size());
     for (size_t offset = 0; offset < some_body.size(); offset += 4096) {
         decoder.feed(some_body.view().subspan(offset, 4096));
@@ -405,9 +407,9 @@ TEST_CASE("frame: a frame exactly at the body limit is accepted", "[unit][frame]
 
     FrameDecoder decoder;
     std::vector<OwnedFrame> decoded;
-    for (size_t offset = 0; offset < stream.size(); offset += 64 * 1024) {
-        decoder.feed(
-                stream.view().subspan(offset, std::min<size_t>(64 * 1024, stream.size() - offset)));
+    for (size_t offset = 0; offset < stream.size(); offset += size_t{64} * 1024) {
+        decoder.feed(stream.view().subspan(
+                offset, std::min<size_t>(size_t{64} * 1024, stream.size() - offset)));
         drain(decoder, decoded);
     }
     REQUIRE(decoded.size() == 1);
@@ -497,7 +499,7 @@ TEST_CASE("frame: shrink_if_idle frees a grown buffer only between frames", "[un
 
     // Half a header is held: shrinking now would lose it.
     decoder.feed(small.view().first(8));
-    decoder.shrink_if_idle(/*capacity_max=*/64 * 1024);
+    decoder.shrink_if_idle(/*capacity_max=*/size_t{64} * 1024);
     CHECK(decoder.capacity_bytes() > kMebibyte);
     CHECK(decoder.buffered_bytes() == 8);
 
@@ -507,7 +509,7 @@ TEST_CASE("frame: shrink_if_idle frees a grown buffer only between frames", "[un
     CHECK(decoded[1].body == "key");
 
     SECTION("idle and over the maximum: the buffer is freed") {
-        decoder.shrink_if_idle(/*capacity_max=*/64 * 1024);
+        decoder.shrink_if_idle(/*capacity_max=*/size_t{64} * 1024);
         CHECK(decoder.capacity_bytes() == 0);
     }
     SECTION("idle but within the maximum: nothing changes") {

@@ -5,7 +5,8 @@
 //
 // Method: encode each message, pass the bytes through a FrameDecoder and decode the frame,
 // comparing all fields; pin the bytes of a few bodies against docs/wire_format.md; then build
-// bad bodies by hand with Writer (or by cutting and extending good ones) and check the status.
+// bad bodies by hand with Writer (or by cutting and extending good ones) and check the status;
+// feed seeded random bytes of every length around the stats reply's fixed size.
 #include "shoal/wire/messages.h"
 
 #include <cstdint>
@@ -51,8 +52,9 @@ private:
 
 std::string random_text(Prng& prng, size_t size) {
     std::string text(size, '\0');
-    for (char& character : text)
+    for (char& character : text) {
         character = static_cast<char>(prng.between(1, 255));  // No NUL.
+    }
     return text;
 }
 
@@ -69,6 +71,66 @@ void check_same_info(const ObjectInfo& decoded, const ObjectInfo& expected) {
     CHECK(decoded.version.node == expected.version.node);
     CHECK(decoded.object_bytes == expected.object_bytes);
     CHECK(decoded.digest == expected.digest);
+}
+
+// Every field set by name, each to a different value with high and low bytes in use, so a
+// field the codec skipped or moved shows up. The disk figures stay 0 in memory mode, as a
+// node sends them.
+StatsReply sample_stats(StorageMode mode, bool writes_stopped) {
+    const auto value = [](uint64_t field) {
+        return (field << 56) | (0xA000 + field);
+    };
+    StatsReply stats{.storage_mode = mode,
+                     .requests = value(1),
+                     .requests_failed = value(2),
+                     .frames_rejected = value(3),
+                     .puts_abandoned = value(4),
+                     .bytes_received = value(5),
+                     .bytes_sent = value(6),
+                     .objects = value(7),
+                     .object_bytes = value(8)};
+    if (mode == StorageMode::kMemory) return stats;
+    stats.segments = value(9);
+    stats.log_bytes = value(10);
+    stats.live_bytes = value(11);
+    stats.corrupt_ranges = value(12);
+    stats.corrupt_bytes = value(13);
+    stats.corrupt_reads = value(14);
+    stats.damaged_objects = value(15);
+    stats.torn_tails = value(16);
+    stats.writes = value(17);
+    stats.syncs = value(18);
+    stats.cache_bytes = value(19);
+    stats.cache_hits = value(20);
+    stats.cache_misses = value(21);
+    stats.writes_stopped = writes_stopped;
+    return stats;
+}
+
+void check_same_stats(const StatsReply& decoded, const StatsReply& expected) {
+    CHECK(decoded.storage_mode == expected.storage_mode);
+    CHECK(decoded.requests == expected.requests);
+    CHECK(decoded.requests_failed == expected.requests_failed);
+    CHECK(decoded.frames_rejected == expected.frames_rejected);
+    CHECK(decoded.puts_abandoned == expected.puts_abandoned);
+    CHECK(decoded.bytes_received == expected.bytes_received);
+    CHECK(decoded.bytes_sent == expected.bytes_sent);
+    CHECK(decoded.objects == expected.objects);
+    CHECK(decoded.object_bytes == expected.object_bytes);
+    CHECK(decoded.segments == expected.segments);
+    CHECK(decoded.log_bytes == expected.log_bytes);
+    CHECK(decoded.live_bytes == expected.live_bytes);
+    CHECK(decoded.corrupt_ranges == expected.corrupt_ranges);
+    CHECK(decoded.corrupt_bytes == expected.corrupt_bytes);
+    CHECK(decoded.corrupt_reads == expected.corrupt_reads);
+    CHECK(decoded.damaged_objects == expected.damaged_objects);
+    CHECK(decoded.torn_tails == expected.torn_tails);
+    CHECK(decoded.writes == expected.writes);
+    CHECK(decoded.syncs == expected.syncs);
+    CHECK(decoded.cache_bytes == expected.cache_bytes);
+    CHECK(decoded.cache_hits == expected.cache_hits);
+    CHECK(decoded.cache_misses == expected.cache_misses);
+    CHECK(decoded.writes_stopped == expected.writes_stopped);
 }
 
 void check_header(const OneFrame& one, FrameKind kind, Opcode opcode, RequestId request_id) {
@@ -99,8 +161,9 @@ Frame frame_around(ByteView body, Opcode opcode, FrameKind kind = FrameKind::kRe
 
 Buffer bytes_of(std::initializer_list<uint8_t> values) {
     Buffer buffer;
-    for (const uint8_t value : values)
+    for (const uint8_t value : values) {
         Writer(buffer).u8(value);
+    }
     return buffer;
 }
 
@@ -229,6 +292,15 @@ TEST_CASE("messages: a ping request round-trips with an empty body", "[unit][mes
     decode_valid_request<PingRequest>(one);
 }
 
+TEST_CASE("messages: a stats request round-trips with an empty body", "[unit][messages]") {
+    Buffer encoded;
+    encode_request(RequestId{16}, StatsRequest{}, encoded);
+    CHECK(encoded.size() == kFrameHeaderBytes);
+    const OneFrame one(encoded);
+    check_header(one, FrameKind::kRequest, Opcode::kStats, RequestId{16});
+    decode_valid_request<StatsRequest>(one);
+}
+
 // ---- Round trips of replies.
 
 TEST_CASE("messages: put, stat and delete replies round-trip", "[unit][messages]") {
@@ -262,6 +334,36 @@ TEST_CASE("messages: put, stat and delete replies round-trip", "[unit][messages]
         REQUIRE(decoded.is_ok());
         CHECK(decoded.value().version == info.version);
     }
+}
+
+TEST_CASE("messages: a stats reply round-trips every counter in either mode", "[unit][messages]") {
+    const StorageMode mode = GENERATE(StorageMode::kMemory, StorageMode::kDisk);
+    const bool writes_stopped = GENERATE(false, true);
+    CAPTURE(static_cast<int>(mode), writes_stopped);
+    const StatsReply stats = sample_stats(mode, writes_stopped);
+
+    Buffer encoded;
+    encode_reply(RequestId{17}, stats, encoded);
+    const OneFrame one(encoded);
+    check_header(one, FrameKind::kResponse, Opcode::kStats, RequestId{17});
+    CHECK(one.body().size() == kStatsReplyBytes);
+    const Result<StatsReply> decoded = decode_stats_reply(one.body());
+    INFO(decoded.status().to_string());
+    REQUIRE(decoded.is_ok());
+    check_same_stats(decoded.value(), stats);
+}
+
+TEST_CASE("messages: a stats reply round-trips the extremes of its counters", "[unit][messages]") {
+    const uint64_t counter = GENERATE(uint64_t{0}, uint64_t{1}, UINT64_MAX);
+    CAPTURE(counter);
+    StatsReply stats{.storage_mode = StorageMode::kDisk};
+    for_each_stats_counter(stats,
+                           [counter](std::string_view, uint64_t& field) { field = counter; });
+    Buffer encoded;
+    encode_reply(RequestId{18}, stats, encoded);
+    const Result<StatsReply> decoded = decode_stats_reply(OneFrame(encoded).body());
+    REQUIRE(decoded.is_ok());
+    check_same_stats(decoded.value(), stats);
 }
 
 TEST_CASE("messages: a get reply round-trips with its first data bytes", "[unit][messages]") {
@@ -479,6 +581,59 @@ TEST_CASE("messages: bodies have the documented layouts", "[unit][messages]") {
         std::memset(expected.data() + expected.size() - kObjectInfoBytes, 0, kObjectInfoBytes);
         CHECK(equal_bytes(encoded.view(), expected.view()));
     }
+    SECTION("stats reply: storage_mode u8, 21 counters u64 in documented order, flag u8") {
+        const StatsReply stats{
+                .storage_mode = StorageMode::kDisk,
+                .requests = 1,
+                .requests_failed = 2,
+                .frames_rejected = 3,
+                .puts_abandoned = 4,
+                .bytes_received = 5,
+                .bytes_sent = 6,
+                .objects = 7,
+                .object_bytes = 8,
+                .segments = 9,
+                .log_bytes = 10,
+                .live_bytes = 11,
+                .corrupt_ranges = 12,
+                .corrupt_bytes = 13,
+                .corrupt_reads = 14,
+                .damaged_objects = 15,
+                .torn_tails = 16,
+                .writes = 17,
+                .syncs = 18,
+                .cache_bytes = 19,
+                .cache_hits = 20,
+                .cache_misses = 21,
+                .writes_stopped = true,
+        };
+        Buffer encoded;
+        encode_reply(RequestId{6}, stats, encoded);
+        Buffer expected = bytes_of({170,
+                                    0,
+                                    0,
+                                    0,
+                                    1,
+                                    2,
+                                    7,
+                                    0,
+                                    6,
+                                    0,
+                                    0,
+                                    0,
+                                    0,
+                                    0,
+                                    0,
+                                    0,  //
+                                    1});
+        Writer writer(expected);
+        for (uint64_t field = 1; field <= 21; field++) {
+            writer.u64(field);  // The fields set above, each to its place in the layout.
+        }
+        writer.u8(1);
+        CHECK(equal_bytes(encoded.view(), expected.view()));
+        CHECK(kStatsReplyBytes == 170);
+    }
 }
 
 // ---- Rejections.
@@ -509,7 +664,7 @@ TEST_CASE("messages: trailing bytes after a fixed layout are rejected", "[unit][
     writer.bytes(Buffer(kObjectInfoBytes + 1).view());
     check_rejected(decode_put_reply(reply.view()).status(), "put reply: 1 trailing bytes");
     check_rejected(decode_stat_reply(reply.view()).status(), "stat reply: 1 trailing bytes");
-    check_rejected(decode_delete_reply(ByteView(reply.view()).first(17)).status(),
+    check_rejected(decode_delete_reply(reply.view().first(17)).status(),
                    "delete reply: 1 trailing bytes");
     check_rejected(decode_ping_reply(as_bytes("x")).status(), "ping reply: 1 trailing bytes");
     const Buffer list = bytes_of({0, 0, 0, 0, 0, 9});
@@ -714,7 +869,7 @@ TEST_CASE("messages: a declared object size over the limit is rejected", "[unit]
 TEST_CASE("messages: frames a client may not send are rejected as requests", "[unit][messages]") {
     const Buffer empty;
     for (const FrameKind kind : {FrameKind::kResponse, FrameKind::kError, FrameKind::kData}) {
-        for (uint16_t opcode = 1; opcode <= 6; opcode++) {
+        for (uint16_t opcode = 1; opcode <= 7; opcode++) {
             const auto op = static_cast<Opcode>(opcode);
             if (kind == FrameKind::kData && op == Opcode::kPut) continue;
             CAPTURE(static_cast<int>(kind), opcode);
@@ -758,8 +913,9 @@ TEST_CASE("messages: a list reply over its limits is rejected", "[unit][messages
         writer.u32(limits::kListEntriesMax);
         writer.u8(0);
         writer.string16("only");
-        for (size_t index = 0; index < kObjectInfoBytes; index++)
+        for (size_t index = 0; index < kObjectInfoBytes; index++) {
             writer.u8(0);
+        }
         check_rejected(decode_list_reply(body.view()).status(),
                        "list reply: 10000 entries do not fit in 38 bytes");
     }
@@ -769,8 +925,9 @@ TEST_CASE("messages: a list reply over its limits is rejected", "[unit][messages
         writer.u32(2);
         writer.u8(0);
         writer.string16(std::string(60, 'k'));  // 2 + 60 + 6 bytes: room for two short entries.
-        for (size_t index = 0; index < 6; index++)
+        for (size_t index = 0; index < 6; index++) {
             writer.u8(0);
+        }
         check_rejected(decode_list_reply(body.view()).status(), "list reply: truncated");
     }
     SECTION("a truncated flag other than 0 or 1") {
@@ -783,8 +940,9 @@ TEST_CASE("messages: a list reply over its limits is rejected", "[unit][messages
         writer.u32(1);
         writer.u8(0);
         writer.string16(std::string(limits::kKeyBytesMax + 1, 'k'));
-        for (size_t index = 0; index < kObjectInfoBytes; index++)
+        for (size_t index = 0; index < kObjectInfoBytes; index++) {
             writer.u8(0);
+        }
         check_rejected(decode_list_reply(body.view()).status(), "list reply: string over limit");
     }
 }
@@ -799,6 +957,77 @@ TEST_CASE("messages: a get reply with more data than the object is rejected", "[
     writer.bytes(as_bytes("four"));
     check_rejected(decode_get_reply(body.view()).status(),
                    "get reply: more data than the object's size");
+}
+
+TEST_CASE("messages: a stats request with a body is rejected", "[unit][messages]") {
+    const Buffer body = bytes_of({0});
+    check_rejected(decode_request(frame_around(body.view(), Opcode::kStats)).status(),
+                   "stats request: has a body");
+}
+
+TEST_CASE("messages: a stats reply cut short or with trailing bytes is rejected",
+          "[unit][messages]") {
+    Buffer encoded;
+    encode_reply(RequestId{1}, sample_stats(StorageMode::kDisk, true), encoded);
+    const ByteView body = encoded.view().subspan(kFrameHeaderBytes);
+    REQUIRE(body.size() == kStatsReplyBytes);
+    check_every_prefix_rejected(
+            body, SIZE_MAX, [](ByteView prefix) { return decode_stats_reply(prefix).status(); });
+    check_rejected(decode_stats_reply(body.first(kStatsReplyBytes - 1)).status(),
+                   "stats reply: truncated");
+    check_rejected(decode_stats_reply(ByteView{}).status(), "stats reply: truncated");
+    Buffer longer(body);
+    longer.append("!");
+    check_rejected(decode_stats_reply(longer.view()).status(), "stats reply: 1 trailing bytes");
+}
+
+TEST_CASE("messages: a stats reply with an unknown mode or flag is rejected", "[unit][messages]") {
+    Buffer encoded;
+    encode_reply(RequestId{1}, sample_stats(StorageMode::kDisk, false), encoded);
+    Buffer body(encoded.view().subspan(kFrameHeaderBytes));
+    SECTION("storage mode") {
+        const uint8_t mode = GENERATE(as<uint8_t>{}, 2, 0x80, 0xFF);
+        CAPTURE(mode);
+        body.data()[0] = static_cast<std::byte>(mode);
+        check_rejected(decode_stats_reply(body.view()).status(),
+                       "stats reply: unknown storage mode " + std::to_string(mode));
+    }
+    SECTION("writes_stopped") {
+        const uint8_t flag = GENERATE(as<uint8_t>{}, 2, 0x80, 0xFF);
+        CAPTURE(flag);
+        body.data()[kStatsReplyBytes - 1] = static_cast<std::byte>(flag);
+        check_rejected(decode_stats_reply(body.view()).status(),
+                       "stats reply: bad writes_stopped flag " + std::to_string(flag));
+    }
+}
+
+TEST_CASE("messages: random bytes decode as a stats reply only in its exact shape",
+          "[unit][messages]") {
+    const uint64_t seed = GENERATE(as<uint64_t>{}, 1, 2, 3, 4);
+    CAPTURE(seed);
+    Prng prng(seed);
+    for (size_t size = 0; size <= 2 * kStatsReplyBytes; size++) {
+        CAPTURE(size);
+        Buffer body(size);
+        prng.fill(body.data(), body.size());
+        if (size == kStatsReplyBytes && prng.chance(1, 2)) {
+            body.data()[0] = static_cast<std::byte>(prng.below(2));  // Often a valid shape.
+            body.data()[size - 1] = static_cast<std::byte>(prng.below(2));
+        }
+        const Result<StatsReply> decoded = decode_stats_reply(body.view());
+        const bool valid_shape = size == kStatsReplyBytes &&
+                                 static_cast<uint8_t>(body.view()[0]) <= 1 &&
+                                 static_cast<uint8_t>(body.view()[size - 1]) <= 1;
+        REQUIRE(decoded.is_ok() == valid_shape);
+        if (!decoded.is_ok()) {
+            CHECK(decoded.status().code() == Code::kInvalidArgument);
+            continue;
+        }
+        // Canonical: what decodes re-encodes to the same bytes.
+        Buffer encoded;
+        encode_reply(RequestId{1}, decoded.value(), encoded);
+        CHECK(equal_bytes(encoded.view().subspan(kFrameHeaderBytes), body.view()));
+    }
 }
 
 // ---- The key rule.
