@@ -1,6 +1,7 @@
 #include "shoal/storage/disk_store.h"
 
 #include <algorithm>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -181,6 +182,11 @@ Status DiskStore::commit(
                                    body.inline_data,
                                    static_cast<uint32_t>(body.inline_data.size()));
     object->pieces = std::move(open.pieces);
+    // Until the commit is durable its object is not indexed: compaction must leave it alone.
+    committing_segments_.insert(object->commit.segment);
+    for (const RecordLocation& piece : object->pieces) {
+        committing_segments_.insert(piece.segment);
+    }
     // Small objects are kept hot from the start: they are what a cache is for.
     std::shared_ptr<Buffer> cached;
     if (is_inline) {
@@ -192,6 +198,10 @@ Status DiskStore::commit(
     filling_done_.push_back(Completion{
             .apply =
                     [this, key = std::move(open.key), object, cached]() mutable {
+                        unpin_committing(object->commit.segment);
+                        for (const RecordLocation& piece : object->pieces) {
+                            unpin_committing(piece.segment);
+                        }
                         if (cached != nullptr) {
                             cache_.insert({object->commit.segment, object->commit.offset},
                                           std::move(cached));
@@ -215,9 +225,11 @@ Status DiskStore::remove(std::string_view key, Version version, Done done) {
     encode_tombstone_body(TombstoneBody{.version = version, .key = key}, body);
     const RecordLocation location =
             append_record(next_lsn(), RecordKind::kTombstone, body.view(), ByteView{}, 0);
+    committing_segments_.insert(location.segment);
     filling_done_.push_back(Completion{
             .apply =
                     [this, key = std::string(key), version, location]() mutable {
+                        unpin_committing(location.segment);
                         publish_tombstone(std::move(key), version, location);
                     },
             .done = std::move(done),
@@ -272,6 +284,7 @@ void DiskStore::on_tick() {
     if (!opened_) return;
     ticks_since_free_space_ += 1;
     if (ticks_since_free_space_ >= options_.free_space_refresh_ticks) refresh_free_space();
+    drive_compaction();
     if (options_.fsync.policy != FsyncPolicy::kInterval || !has_unsynced_) return;
     ticks_since_sync_ += 1;
     if (uint64_t{ticks_since_sync_} * options_.tick_ms >= options_.fsync.interval_ms) {
@@ -281,6 +294,7 @@ void DiskStore::on_tick() {
 
 void DiskStore::start_flush() {
     if (flush_in_flight_ || !writes_stopped_.is_ok()) return;
+    if (sync_due_ && !segments_.contains(append_segment_)) sync_due_ = false;  // Nothing written.
     if (sync_due_) {
         if (filling_.empty()) {
             filling_.push_back(Batch{.segment = append_segment_, .offset = append_offset_});
@@ -457,7 +471,7 @@ void DiskStore::publish_object(std::string key, std::shared_ptr<DiskObject> obje
         return;
     }
     if (found->second.object != nullptr) {
-        retire_object(*found->second.object);
+        retire_object(found->second.object);
     } else {
         retire(found->second.tombstone);
     }
@@ -475,7 +489,7 @@ void DiskStore::publish_tombstone(std::string key, Version version, RecordLocati
         return;
     }
     if (found->second.object != nullptr) {
-        retire_object(*found->second.object);
+        retire_object(found->second.object);
     } else {
         retire(found->second.tombstone);
     }
@@ -489,7 +503,20 @@ void DiskStore::retire(const RecordLocation& location) {
     segment->second.live_bytes -= location.record_bytes;
 }
 
-void DiskStore::retire_object(const DiskObject& object) {
+// A get may still stream an object that left the index: its segments stay until it goes.
+void DiskStore::release(const DiskObjectRef& released) {
+    std::set<uint64_t> segments{released->commit.segment};
+    for (const RecordLocation& piece : released->pieces) {
+        segments.insert(piece.segment);
+    }
+    for (const uint64_t segment : segments) {
+        segments_.at(segment).released.push_back(released);
+    }
+}
+
+void DiskStore::retire_object(const DiskObjectRef& retired) {
+    release(retired);
+    const DiskObject& object = *retired;
     SHOAL_ASSERT(objects_ > 0);
     SHOAL_ASSERT(object_bytes_ >= object.object_bytes);
     objects_ -= 1;
@@ -502,6 +529,20 @@ void DiskStore::retire_object(const DiskObject& object) {
     for (const RecordLocation& piece : object.pieces) {
         retire(piece);
     }
+}
+
+void DiskStore::unpin_committing(uint64_t segment) {
+    auto pinned = committing_segments_.find(segment);
+    SHOAL_ASSERT(pinned != committing_segments_.end());
+    committing_segments_.erase(pinned);
+}
+
+bool DiskStore::is_segment_referenced(uint64_t sequence) {
+    auto segment = segments_.find(sequence);
+    if (segment == segments_.end()) return false;
+    std::erase_if(segment->second.released,
+                  [](const std::weak_ptr<const DiskObject>& object) { return object.expired(); });
+    return !segment->second.released.empty();
 }
 
 DiskObjectRef DiskStore::find(std::string_view key) const {
@@ -631,7 +672,7 @@ bool DiskStore::is_backlogged() const {
 
 bool DiskStore::is_idle() const {
     return !flush_in_flight_ && !free_space_in_flight_ && reads_.empty() &&
-           (recovery_ == nullptr || recovery_finished_);
+           (recovery_ == nullptr || recovery_finished_) && !is_compaction_busy();
 }
 
 DiskStoreStats DiskStore::stats() const {

@@ -17,6 +17,8 @@ struct DiskStore::Segment {
     bool is_open = false;
     uint64_t bytes = 0;       // Its end: records appended, written or not.
     uint64_t live_bytes = 0;  // Records the index still needs.
+    // Objects that left the index but that gets may still stream from here.
+    std::vector<std::weak_ptr<const DiskObject>> released;
 };
 
 // Records bound for one segment, written with one write.

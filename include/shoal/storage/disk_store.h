@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -107,6 +108,8 @@ struct DiskStoreStats {
     uint64_t corrupt_reads = 0;    // Reads whose bytes failed their checks.
     uint64_t damaged_objects = 0;  // Objects with a piece lost to corruption.
     uint64_t torn_tails = 0;       // Torn tails truncated by recovery.
+    uint64_t compactions = 0;      // Segments compacted and removed.
+    uint64_t compaction_bytes_copied = 0;
     uint64_t writes = 0;
     uint64_t syncs = 0;
     uint64_t cache_bytes = 0;
@@ -129,6 +132,10 @@ public:
         uint64_t reserve_bytes = uint64_t{256} << 20;
         uint32_t reserve_percent = 0;
         uint32_t free_space_refresh_ticks = 100;  // How often free space is asked for.
+        // storage.compaction_garbage_percent: a sealed segment with at least this share of dead
+        // records is compacted (0: never). Checked every compaction_check_ticks.
+        uint32_t compaction_garbage_percent = 50;
+        uint32_t compaction_check_ticks = 100;
 
         Status validate() const;
     };
@@ -198,6 +205,8 @@ public:
     bool is_backlogged() const;
     // No request of this store is in flight at the disk.
     bool is_idle() const;
+    // Starts no more background work (compaction), so that is_idle() comes soon: for shutdown.
+    void quiesce() { quiescing_ = true; }
     // The largest HLC in the store, so that the node's clock starts past it.
     uint64_t hlc_max() const { return hlc_max_; }
     DiskStoreStats stats() const;
@@ -210,6 +219,7 @@ private:
     struct PendingRead;
     struct Completion;
     class Recovery;
+    class Compaction;
 
     RecordLocation append_record(
             Lsn lsn, RecordKind kind, ByteView body_head, ByteView body_tail, uint32_t data_bytes);
@@ -228,7 +238,11 @@ private:
     void publish_object(std::string key, std::shared_ptr<DiskObject> object);
     void publish_tombstone(std::string key, Version version, RecordLocation location);
     void retire(const RecordLocation& location);
-    void retire_object(const DiskObject& object);
+    void retire_object(const DiskObjectRef& retired);
+    void release(const DiskObjectRef& released);
+    void unpin_committing(uint64_t segment);
+    // Whether a get may still read an object that left the index from this segment.
+    bool is_segment_referenced(uint64_t sequence);
     Status check_piece(const DiskObject& object, size_t index, ByteView record_bytes) const;
     void read_piece_done(std::list<PendingRead>::iterator read, Status status);
     std::string segment_path(uint64_t sequence) const;
@@ -285,6 +299,17 @@ private:
     static void delete_recovery(Recovery* recovery);
     std::unique_ptr<Recovery, void (*)(Recovery*)> recovery_{nullptr, &delete_recovery};
     bool recovery_finished_ = false;
+
+    std::optional<uint64_t> compaction_candidate() const;
+    void drive_compaction();
+    bool is_compaction_busy() const;
+    static void delete_compaction(Compaction* compaction);
+    std::unique_ptr<Compaction, void (*)(Compaction*)> compaction_{nullptr, &delete_compaction};
+    std::set<uint64_t> compaction_failed_segments_;  // Not tried again until a restart.
+    // Segments holding pieces of commits not yet durable: their objects are not indexed yet.
+    std::multiset<uint64_t> committing_segments_;
+    uint32_t ticks_since_compaction_check_ = 0;
+    bool quiescing_ = false;
 };
 
 }  // namespace shoal::storage
