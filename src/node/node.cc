@@ -83,13 +83,35 @@ storage::DiskStoreStats Node::disk_stats() const {
 void Node::on_turn_end() {
     if (!is_disk()) return;
     disk_->on_turn_end();
+    start_deferred_gets();
     // Puts wait for the disk: a client paused for the write backlog resumes once it is out.
     if (disk_->is_backlogged()) return;
     for (auto& [id, connection] : connections_) {
         if (!connection.paused_for_disk) continue;
         connection.paused_for_disk = false;
-        if (!connection.receiving_paused) runtime_.network().resume_receiving(id);
+        update_receiving(id, connection);
     }
+}
+
+// Gets waiting for the store's read budget start in arrival order as reads finish.
+void Node::start_deferred_gets() {
+    while (!deferred_gets_.empty() && disk_->read_bytes_in_flight() < kDiskReadBytesInFlightMax) {
+        DeferredGet get = std::move(deferred_gets_.front());
+        deferred_gets_.pop_front();
+        auto found = connections_.find(get.connection);
+        if (found == connections_.end()) continue;
+        SHOAL_ASSERT(found->second.disk_reads > 0);
+        found->second.disk_reads -= 1;
+        if (shutting_down_) {
+            reply_error(get.connection,
+                        get.request,
+                        wire::Opcode::kGet,
+                        Status::unavailable("the node is shutting down"));
+            continue;
+        }
+        on_disk_get(get.connection, found->second, get.request, get.key);
+    }
+    if (shutting_down_) finish_shutdown_if_drained();
 }
 
 void Node::on_accepted(runtime::ConnectionId connection, const std::string& peer_address) {
@@ -310,6 +332,26 @@ void Node::commit_disk_put(runtime::ConnectionId id,
     track_disk_write(id, request, wire::Opcode::kPut, started);
 }
 
+// A client whose writes outrun the disk is paused until the store's backlog is out, so the
+// node's memory for it stays bounded whatever it pipelines.
+void Node::pause_if_backlogged(runtime::ConnectionId id, Connection& connection) {
+    if (connection.paused_for_disk || !disk_->is_backlogged()) return;
+    connection.paused_for_disk = true;
+    update_receiving(id, connection);
+}
+
+// Receiving is paused while either the send queue is full or the disk is behind.
+void Node::update_receiving(runtime::ConnectionId id, Connection& connection) {
+    const bool pause = connection.paused_for_send_queue || connection.paused_for_disk;
+    if (pause == connection.receiving_paused) return;
+    connection.receiving_paused = pause;
+    if (pause) {
+        runtime_.network().pause_receiving(id);
+    } else {
+        runtime_.network().resume_receiving(id);
+    }
+}
+
 // The reply goes out once the write is durable, or an error if it failed. The connection may
 // be gone by then; a send to it is dropped.
 storage::DiskStore::Done Node::reply_when_durable(runtime::ConnectionId id,
@@ -321,6 +363,10 @@ storage::DiskStore::Done Node::reply_when_durable(runtime::ConnectionId id,
     return [this, id, request, opcode, shared_reply](const Status& status) {
         SHOAL_ASSERT(disk_requests_ > 0);
         disk_requests_ -= 1;
+        if (auto found = connections_.find(id); found != connections_.end()) {
+            SHOAL_ASSERT(found->second.disk_writes > 0);
+            found->second.disk_writes -= 1;
+        }
         if (status.is_ok()) {
             send(id, std::move(*shared_reply));
         } else {
@@ -335,11 +381,15 @@ void Node::track_disk_write(runtime::ConnectionId id,
                             RequestId request,
                             wire::Opcode opcode,
                             const Status& started) {
-    if (started.is_ok()) {
-        disk_requests_ += 1;
-    } else {
+    if (!started.is_ok()) {
         reply_error(id, request, opcode, started);
+        return;
     }
+    disk_requests_ += 1;
+    auto found = connections_.find(id);
+    SHOAL_ASSERT(found != connections_.end());
+    found->second.disk_writes += 1;
+    pause_if_backlogged(id, found->second);
 }
 
 void Node::abandon_disk_puts(const Connection& connection) {
@@ -349,14 +399,9 @@ void Node::abandon_disk_puts(const Connection& connection) {
     }
 }
 
-void Node::pause_if_backlogged(runtime::ConnectionId id, Connection& connection) {
-    if (connection.paused_for_disk || !disk_->is_backlogged()) return;
-    connection.paused_for_disk = true;
-    if (!connection.receiving_paused) runtime_.network().pause_receiving(id);
-}
-
 size_t Node::requests_in_flight(const Connection& connection) {
-    return connection.puts.size() + connection.gets.size() + connection.disk_reads;
+    return connection.puts.size() + connection.gets.size() + connection.disk_reads +
+           connection.disk_writes;
 }
 
 void Node::abort_put(Connection& connection, RequestId request, bool more_pieces_expected) {
@@ -447,6 +492,13 @@ void Node::on_disk_get(runtime::ConnectionId id,
     }
     if (std::optional<storage::PieceData> cached = disk_->cached_piece(*object, 0)) {
         send_disk_get_reply(id, connection, request, object, *cached);
+        return;
+    }
+    if (disk_->read_bytes_in_flight() >= kDiskReadBytesInFlightMax || !deferred_gets_.empty()) {
+        // Counted as a read in flight, so that the connection's limit holds while it waits.
+        connection.disk_reads += 1;
+        deferred_gets_.push_back(
+                DeferredGet{.connection = id, .request = request, .key = std::string(key)});
         return;
     }
     const Status started = disk_->read_piece(
@@ -570,15 +622,9 @@ void Node::on_send_ready(runtime::ConnectionId id) {
 // A client that sends requests faster than it reads replies is paused: TCP flow control then
 // slows it, and the node never buffers more than about one send queue for it.
 void Node::check_send_queue(runtime::ConnectionId id, Connection& connection) {
-    const bool full =
+    connection.paused_for_send_queue =
             runtime_.network().send_queue_bytes(id) >= limits::kConnectionSendQueueBytesMax;
-    if (full && !connection.receiving_paused) {
-        runtime_.network().pause_receiving(id);
-        connection.receiving_paused = true;
-    } else if (!full && connection.receiving_paused) {
-        runtime_.network().resume_receiving(id);
-        connection.receiving_paused = false;
-    }
+    update_receiving(id, connection);
 }
 
 void Node::on_delete(runtime::ConnectionId id, RequestId request, std::string_view key) {
@@ -704,6 +750,7 @@ void Node::send(runtime::ConnectionId id, Buffer frame) {
 void Node::begin_shutdown() {
     if (shutting_down_) return;
     shutting_down_ = true;
+    if (is_disk()) disk_->quiesce();
     shutdown_ticks_ = 0;
     size_t puts = 0;
     size_t gets = 0;
@@ -762,7 +809,7 @@ void Node::finish_shutdown_if_drained() {
         if (!connection.puts.empty() || !connection.gets.empty()) return;
     }
     // Disk requests hold pointers into the store: it must be quiet before the loop ends.
-    if (disk_requests_ > 0 || (is_disk() && !disk_->is_idle())) return;
+    if (disk_requests_ > 0 || !deferred_gets_.empty() || (is_disk() && !disk_->is_idle())) return;
     stopped_ = true;
     log_.info("shutdown_drained connections={}", connections_.size());
     runtime_.stop();

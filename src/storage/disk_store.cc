@@ -599,6 +599,7 @@ Status DiskStore::read_piece(DiskObjectRef object, size_t index, ReadDone done) 
                                   .request = {},
                                   .done = std::move(done)});
     auto read = reads_.begin();
+    read_bytes_in_flight_ += location.record_bytes;
     read->request = runtime::DiskRead{.file = segment->second.file,
                                       .offset = location.offset,
                                       .target = read->record->mutable_view(),
@@ -612,6 +613,8 @@ Status DiskStore::read_piece(DiskObjectRef object, size_t index, ReadDone done) 
 void DiskStore::read_piece_done(std::list<PendingRead>::iterator read, Status status) {
     PendingRead pending = std::move(*read);
     reads_.erase(read);
+    SHOAL_ASSERT(read_bytes_in_flight_ >= pending.location.record_bytes);
+    read_bytes_in_flight_ -= pending.location.record_bytes;
     const RecordLocation& location = pending.location;
     const std::string where = fmt::format("storage: piece {} at segment {} offset {}",
                                           pending.index,
@@ -670,7 +673,13 @@ bool DiskStore::is_backlogged() const {
     return bytes > options_.write_backlog_bytes_max;
 }
 
+void DiskStore::quiesce() {
+    quiescing_ = true;
+    if (has_unsynced_) sync_due_ = true;
+}
+
 bool DiskStore::is_idle() const {
+    if (quiescing_ && writes_stopped_.is_ok() && (has_unsynced_ || sync_due_)) return false;
     return !flush_in_flight_ && !free_space_in_flight_ && reads_.empty() &&
            (recovery_ == nullptr || recovery_finished_) && !is_compaction_busy();
 }

@@ -101,10 +101,21 @@ private:
         // Puts failed mid-stream whose remaining pieces are dropped, oldest first; bounded.
         std::deque<RequestId> puts_aborted;
         std::deque<GetStream> gets;
-        uint32_t disk_reads = 0;  // Gets whose first piece is being read.
-        bool receiving_paused = false;
-        bool paused_for_disk = false;  // Until the store's write backlog is out.
+        uint32_t disk_reads = 0;   // Gets whose first piece is being read, or waits to be.
+        uint32_t disk_writes = 0;  // Puts and deletes waiting to be durable.
+        bool paused_for_send_queue = false;  // Until the client reads its replies.
+        bool paused_for_disk = false;        // Until the store's write backlog is out.
+        bool receiving_paused = false;       // Either of the above.
     };
+
+    // A get that waits for the store's read budget.
+    struct DeferredGet {
+        runtime::ConnectionId connection{};
+        RequestId request{};
+        std::string key;
+    };
+    // All first-piece reads of all connections together hold at most this much.
+    static constexpr uint64_t kDiskReadBytesInFlightMax = uint64_t{64} << 20;
 
     static size_t requests_in_flight(const Connection& connection);
 
@@ -157,6 +168,8 @@ private:
                              const storage::DiskObjectRef& object,
                              const storage::PieceData& piece);
     void pause_if_backlogged(runtime::ConnectionId id, Connection& connection);
+    void update_receiving(runtime::ConnectionId id, Connection& connection);
+    void start_deferred_gets();
     storage::DiskStore::Done reply_when_durable(runtime::ConnectionId id,
                                                 RequestId request,
                                                 wire::Opcode opcode,
@@ -185,6 +198,7 @@ private:
     std::unique_ptr<storage::DiskStore> disk_;
     bool serving_ = false;        // The store is open.
     uint64_t disk_requests_ = 0;  // Disk commits, deletes and first reads in flight.
+    std::deque<DeferredGet> deferred_gets_;
     HybridClock clock_;
     ConnectionMap connections_;
     NodeStats stats_;

@@ -203,10 +203,13 @@ public:
 
     // Appended bytes not yet written are over write_backlog_bytes_max: pause the clients.
     bool is_backlogged() const;
+    // The bytes of piece reads in flight.
+    uint64_t read_bytes_in_flight() const { return read_bytes_in_flight_; }
     // No request of this store is in flight at the disk.
     bool is_idle() const;
-    // Starts no more background work (compaction), so that is_idle() comes soon: for shutdown.
-    void quiesce() { quiescing_ = true; }
+    // For shutdown: starts no more background work (compaction) and syncs what the fsync
+    // policy left unsynced, so that is_idle() comes soon and means everything is durable.
+    void quiesce();
     // The largest HLC in the store, so that the node's clock starts past it.
     uint64_t hlc_max() const { return hlc_max_; }
     DiskStoreStats stats() const;
@@ -259,6 +262,7 @@ private:
     std::map<PutId, OpenPut> puts_;
     ReadCache cache_;
     std::list<PendingRead> reads_;
+    uint64_t read_bytes_in_flight_ = 0;
 
     // The log's end: where the next record goes.
     uint64_t append_segment_ = 0;
