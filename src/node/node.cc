@@ -361,19 +361,27 @@ storage::DiskStore::Done Node::reply_when_durable(runtime::ConnectionId id,
     // std::function needs a copyable callable.
     auto shared_reply = std::make_shared<Buffer>(std::move(reply));
     return [this, id, request, opcode, shared_reply](const Status& status) {
-        SHOAL_ASSERT(disk_requests_ > 0);
-        disk_requests_ -= 1;
-        if (auto found = connections_.find(id); found != connections_.end()) {
-            SHOAL_ASSERT(found->second.disk_writes > 0);
-            found->second.disk_writes -= 1;
-        }
-        if (status.is_ok()) {
-            send(id, std::move(*shared_reply));
-        } else {
-            reply_error(id, request, opcode, status);
-        }
-        if (shutting_down_) finish_shutdown_if_drained();
+        disk_write_done(id, request, opcode, std::move(*shared_reply), status);
     };
+}
+
+void Node::disk_write_done(runtime::ConnectionId id,
+                           RequestId request,
+                           wire::Opcode opcode,
+                           Buffer reply,
+                           const Status& status) {
+    SHOAL_ASSERT(disk_requests_ > 0);
+    disk_requests_ -= 1;
+    if (auto found = connections_.find(id); found != connections_.end()) {
+        SHOAL_ASSERT(found->second.disk_writes > 0);
+        found->second.disk_writes -= 1;
+    }
+    if (status.is_ok()) {
+        send(id, std::move(reply));
+    } else {
+        reply_error(id, request, opcode, status);
+    }
+    if (shutting_down_) finish_shutdown_if_drained();
 }
 
 // A write the store refused at once never calls back: the client hears now.

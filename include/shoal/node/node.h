@@ -174,6 +174,11 @@ private:
                                                 RequestId request,
                                                 wire::Opcode opcode,
                                                 Buffer reply);
+    void disk_write_done(runtime::ConnectionId id,
+                         RequestId request,
+                         wire::Opcode opcode,
+                         Buffer reply,
+                         const Status& status);
     void track_disk_write(runtime::ConnectionId id,
                           RequestId request,
                           wire::Opcode opcode,
