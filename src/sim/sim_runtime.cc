@@ -47,6 +47,11 @@ void SimRuntime::stop() {
     stopped_ = true;
 }
 
+void SimRuntime::crash() {
+    stopped_ = true;
+    handler_ = nullptr;
+}
+
 void SimRuntime::send(runtime::ConnectionId connection, runtime::OutFrame frame) {
     // The simulator copies the payload: simplicity over speed here.
     frame.head.append(frame.payload);

@@ -262,6 +262,9 @@ RecordLocation DiskStore::append_record(
     Batch& batch = filling_.back();
     SHOAL_ASSERT(batch.offset + batch.bytes.size() == append_offset_);
     encode_record(lsn, kind, body_head, body_tail, batch.bytes);
+    filling_bytes_ += bytes;
+    counters_.write_backlog_bytes_peak =
+            std::max(counters_.write_backlog_bytes_peak, filling_bytes_);
     const RecordLocation location{.segment = append_segment_,
                                   .offset = append_offset_,
                                   .record_bytes = static_cast<uint32_t>(bytes),
@@ -305,6 +308,7 @@ void DiskStore::start_flush() {
     if (filling_.empty()) return;
     flushing_ = std::move(filling_);
     flushing_done_ = std::move(filling_done_);
+    filling_bytes_ = 0;
     filling_.clear();
     filling_done_.clear();
     flush_index_ = 0;
@@ -441,6 +445,7 @@ void DiskStore::stop_writes(const Status& cause) {
     flush_in_flight_ = false;
     flushing_.clear();
     filling_.clear();
+    filling_bytes_ = 0;
     std::vector<Completion> completions = std::move(flushing_done_);
     for (Completion& completion : filling_done_) {
         completions.push_back(std::move(completion));
@@ -666,11 +671,7 @@ Status DiskStore::check_piece(const DiskObject& object, size_t index, ByteView r
 }
 
 bool DiskStore::is_backlogged() const {
-    uint64_t bytes = 0;
-    for (const Batch& batch : filling_) {
-        bytes += batch.bytes.size();
-    }
-    return bytes > options_.write_backlog_bytes_max;
+    return filling_bytes_ > options_.write_backlog_bytes_max;
 }
 
 void DiskStore::quiesce() {

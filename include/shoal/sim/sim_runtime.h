@@ -28,6 +28,9 @@ public:
 
     // Delivers events to `handler` from now on, ticks included. REQUIRES: called once.
     void start(runtime::Handler& handler);
+    // The node's process is gone (a crash): nothing more reaches its handler, which may be
+    // destroyed. The runtime itself must live on while its queued events do.
+    void crash();
     // True once stop() was called: the node asked to end.
     bool is_stopped() const { return stopped_; }
 
