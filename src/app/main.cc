@@ -12,6 +12,7 @@
 #include "shoal/base/prng.h"
 #include "shoal/node/node.h"
 #include "shoal/runtime_uv/uv_runtime.h"
+#include <sys/resource.h>
 
 namespace shoal::app {
 namespace {
@@ -41,6 +42,13 @@ void add_flags(CLI::App& cli, Arguments& arguments) {
     cli.footer(
             "Flags override the config file. Exit codes: 0 clean stop, 2 bad flags or config,\n"
             "3 could not start (for example, the listen address is in use).");
+}
+
+void raise_open_files_limit() {
+    struct rlimit limit {};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+    limit.rlim_cur = limit.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &limit);  // Best effort: the old limit still works.
 }
 
 int run_node(const Config& config) {
@@ -116,6 +124,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     }
     // A peer that vanishes mid-write must cost a failed write (EPIPE), not the process.
     std::signal(SIGPIPE, SIG_IGN);
+    // The disk store keeps every segment open and each client is a socket: take all the file
+    // descriptors the system allows instead of the usual 1024.
+    raise_open_files_limit();
     shoal::Result<Config> config = load_config(arguments.config_path, arguments.overrides);
     if (!config.is_ok()) {
         std::fprintf(stderr, "shoald: %s\n", config.status().message().c_str());

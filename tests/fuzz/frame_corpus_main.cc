@@ -140,6 +140,16 @@ void write_valid(const fs::path& directory) {
     });
     emit("list_reply_empty", [](Buffer& out) { encode_reply(RequestId{5}, ListReply{}, out); });
     emit("ping_reply", [](Buffer& out) { encode_reply(RequestId{1}, PingReply{}, out); });
+    emit("stats_request", [](Buffer& out) { encode_request(RequestId{5}, StatsRequest{}, out); });
+    emit("stats_reply", [](Buffer& out) {
+        encode_reply(RequestId{6},
+                     StatsReply{.storage_mode = StorageMode::kDisk,
+                                .requests = 12,
+                                .objects = 3,
+                                .corrupt_ranges = 1,
+                                .writes_stopped = true},
+                     out);
+    });
     emit("error_reply", [](Buffer& out) {
         encode_error(RequestId{2},
                      Opcode::kGet,
@@ -159,7 +169,7 @@ void write_valid(const fs::path& directory) {
 void write_malformed(const fs::path& directory) {
     write_file(directory / "bad_version", raw_frame(0, 2, 1, 6, ""));
     write_file(directory / "unknown_kind", raw_frame(0, 1, 5, 6, ""));
-    write_file(directory / "unknown_opcode", raw_frame(0, 1, 1, 7, ""));
+    write_file(directory / "unknown_opcode", raw_frame(0, 1, 1, 8, ""));
     write_file(directory / "length_4gib", raw_frame(UINT32_MAX, 1, 3, 1, "some body bytes"));
     write_file(directory / "length_over_limit",
                raw_frame(limits::kFrameBodyBytesMax + 1, 1, 3, 1, "x"));

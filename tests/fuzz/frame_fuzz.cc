@@ -93,6 +93,7 @@ void check_messages(const Frame& frame) {
     check_reply(frame, decode_stat_reply(frame.body));
     check_reply(frame, decode_list_reply(frame.body));
     check_reply(frame, decode_ping_reply(frame.body));
+    check_reply(frame, decode_stats_reply(frame.body));
     check_reply(frame, decode_error(frame.body));
 }
 
