@@ -613,7 +613,7 @@ echo "notes:"
 echo "  cached gets: the disk store read $(largest get_disk_read_bytes) bytes from its segments" \
     "in the worst round (0: every get came from the ${cache_bytes_setting} cache)"
 echo "  redis rewrote its AOF $redis_rewrites times (auto-aof-rewrite, default settings);" \
-    "shoald's store grew to $(mib "$disk_store_bytes") MiB (no compaction)"
+    "shoald's store held $(mib "$disk_store_bytes") MiB at the end (compaction runs beside the load)"
 echo "  restart store: $restart_records records filled in $fill_seconds s (50 connections x" \
     "depth $fill_depth), $restart_segments segments; page-cache-resident before a warm" \
     "restart $(mib "$(smallest restart_warm_resident)") MiB, before a cold one" \

@@ -281,6 +281,8 @@ void DiskStore::drive_compaction() {
         compaction_->on_tick();
         if (!compaction_->is_finished()) return;
         compaction_.reset();
+        // Under a heavy overwrite load one segment a check is too slow: look again at once.
+        ticks_since_compaction_check_ = options_.compaction_check_ticks;
     }
     if (!writes_stopped_.is_ok() || quiescing_ || options_.compaction_garbage_percent == 0) return;
     ticks_since_compaction_check_ += 1;
