@@ -192,7 +192,9 @@ void Node::on_request(runtime::ConnectionId id, Connection& connection, const wi
                     [&](const wire::PutRequest& put) { on_put(id, connection, request, put); },
                     [&](const wire::PutPiece&) { SHOAL_ASSERT(false); },
                     [&](const wire::GetRequest& get) { on_get(id, connection, request, get.key); },
-                    [&](const wire::DeleteRequest& del) { on_delete(id, request, del.key); },
+                    [&](const wire::DeleteRequest& del) {
+                        on_delete(id, connection, request, del.key);
+                    },
                     [&](const wire::StatRequest& stat) { on_stat(id, request, stat.key); },
                     [&](const wire::ListRequest& list) { on_list(id, request, list); },
                     [&](const wire::PingRequest&) {
@@ -635,8 +637,19 @@ void Node::check_send_queue(runtime::ConnectionId id, Connection& connection) {
     update_receiving(id, connection);
 }
 
-void Node::on_delete(runtime::ConnectionId id, RequestId request, std::string_view key) {
+void Node::on_delete(runtime::ConnectionId id,
+                     Connection& connection,
+                     RequestId request,
+                     std::string_view key) {
     if (is_disk()) {
+        if (requests_in_flight(connection) >= limits::kConnectionRequestsMax) {
+            reply_error(
+                    id,
+                    request,
+                    wire::Opcode::kDelete,
+                    Status::resource_exhausted("too many requests in flight on one connection"));
+            return;
+        }
         const Version version = next_version();
         Buffer reply;
         wire::encode_reply(request, wire::DeleteReply{.version = version}, reply);

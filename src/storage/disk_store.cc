@@ -183,6 +183,7 @@ Status DiskStore::commit(
                                    static_cast<uint32_t>(body.inline_data.size()));
     object->pieces = std::move(open.pieces);
     // Until the commit is durable its object is not indexed: compaction must leave it alone.
+    committing_keys_.insert(open.key);
     committing_segments_.insert(object->commit.segment);
     for (const RecordLocation& piece : object->pieces) {
         committing_segments_.insert(piece.segment);
@@ -198,6 +199,7 @@ Status DiskStore::commit(
     filling_done_.push_back(Completion{
             .apply =
                     [this, key = std::move(open.key), object, cached]() mutable {
+                        committing_keys_.erase(committing_keys_.find(key));
                         unpin_committing(object->commit.segment);
                         for (const RecordLocation& piece : object->pieces) {
                             unpin_committing(piece.segment);
@@ -220,7 +222,10 @@ void DiskStore::abandon(PutId put) {
 
 Status DiskStore::remove(std::string_view key, Version version, Done done) {
     SHOAL_TRY(check_writable());
-    if (find(key) == nullptr) return Status::not_found("no such object");
+    // A put of the key committed in this or an earlier turn but not yet durable counts too.
+    if (find(key) == nullptr && !committing_keys_.contains(key)) {
+        return Status::not_found("no such object");
+    }
     Buffer body;
     encode_tombstone_body(TombstoneBody{.version = version, .key = key}, body);
     const RecordLocation location =

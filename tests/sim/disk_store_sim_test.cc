@@ -586,6 +586,38 @@ TEST_CASE("disk store: a get streaming an object keeps its segment through a com
     REQUIRE(hash64(bytes.value().view()) == streaming->digest);
 }
 
+TEST_CASE("disk store: a delete right after a put of the same key, in one turn, deletes it",
+          "[sim][disk_store]") {
+    StoreHarness harness(/*seed=*/14, DiskFaults{}, small_store_options());
+    REQUIRE(harness.open().is_ok());
+    Result<storage::PutId> put = harness.store().begin_put("fresh");
+    REQUIRE(put.is_ok());
+    std::optional<Status> put_done;
+    std::optional<Status> delete_done;
+    REQUIRE(harness.store()
+                    .commit(put.value(),
+                            as_bytes("new"),
+                            Version{.hlc = 1, .node = NodeId{1}},
+                            hash64(as_bytes("new")),
+                            [&](Status status) { put_done = std::move(status); })
+                    .is_ok());
+    REQUIRE(harness.store()
+                    .remove("fresh",
+                            Version{.hlc = 2, .node = NodeId{1}},
+                            [&](Status status) { delete_done = std::move(status); })
+                    .is_ok());
+    REQUIRE(harness.store()
+                    .remove("never-put", Version{.hlc = 3, .node = NodeId{1}}, [](Status) {})
+                    .code() == Code::kNotFound);
+    harness.run_until([&] { return put_done.has_value() && delete_done.has_value(); });
+    REQUIRE(put_done->is_ok());
+    REQUIRE(delete_done->is_ok());
+    REQUIRE(harness.store().find("fresh") == nullptr);
+    harness.crash();
+    REQUIRE(harness.open().is_ok());
+    REQUIRE(harness.store().find("fresh") == nullptr);
+}
+
 TEST_CASE("disk store: the fsync setting parses and names what is wrong", "[sim][disk_store]") {
     REQUIRE(storage::parse_fsync_setting("always").value().policy == storage::FsyncPolicy::kAlways);
     REQUIRE(storage::parse_fsync_setting("never").value().policy == storage::FsyncPolicy::kNever);

@@ -138,7 +138,10 @@ private:
                 Connection& connection,
                 RequestId request,
                 std::string_view key);
-    void on_delete(runtime::ConnectionId id, RequestId request, std::string_view key);
+    void on_delete(runtime::ConnectionId id,
+                   Connection& connection,
+                   RequestId request,
+                   std::string_view key);
     void on_stat(runtime::ConnectionId id, RequestId request, std::string_view key);
     void on_list(runtime::ConnectionId id, RequestId request, const wire::ListRequest& list);
     // The node's counters and its store's figures (shoal stats).

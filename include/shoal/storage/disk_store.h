@@ -314,6 +314,7 @@ private:
     std::set<uint64_t> compaction_failed_segments_;  // Not tried again until a restart.
     // Segments holding pieces of commits not yet durable: their objects are not indexed yet.
     std::multiset<uint64_t> committing_segments_;
+    std::multiset<std::string, std::less<>> committing_keys_;  // Of those commits.
     uint32_t ticks_since_compaction_check_ = 0;
     bool quiescing_ = false;
 };
