@@ -86,6 +86,11 @@ Status DiskStore::Options::validate() const {
         return Status::invalid_argument("storage.fsync: the interval is 0 ms");
     }
     if (tick_ms == 0) return Status::invalid_argument("storage: tick_ms is 0");
+    if (compaction_garbage_percent > 95) {
+        return Status::invalid_argument(fmt::format(
+                "storage.compaction_garbage_percent: {} is over 95 (0 turns compaction off)",
+                compaction_garbage_percent));
+    }
     if (write_backlog_bytes_max < uint64_t{2} * kRecordBodyBytesMax) {
         return Status::invalid_argument("storage: write_backlog_bytes_max is under 2 records");
     }

@@ -38,6 +38,8 @@ TEST_CASE("config: the shipped single-node config parses to the defaults", "[uni
     REQUIRE(config.value().cache_bytes == defaults.cache_bytes);
     REQUIRE(config.value().segment_bytes == defaults.segment_bytes);
     REQUIRE(config.value().disk_reserve_bytes == defaults.disk_reserve_bytes);
+    REQUIRE(config.value().compaction_garbage_percent == defaults.compaction_garbage_percent);
+    REQUIRE(config.value().node_options(NodeId{1}).disk.compaction_garbage_percent == 50);
     REQUIRE(config.value().shutdown_grace_ms == 5000);
 }
 
@@ -80,6 +82,8 @@ TEST_CASE("config: a bad config names what is wrong", "[unit][config]") {
     REQUIRE(error_of("[log]\nlevel = \"loud\"\n").find("log.level") != std::string::npos);
     REQUIRE(error_of("[storage]\ndisk_reserve_bytes = \"80%\"\n").find("1% to 50%") !=
             std::string::npos);
+    REQUIRE(error_of("[storage]\ncompaction_garbage_percent = 99\n")
+                    .find("storage.compaction_garbage_percent") != std::string::npos);
     REQUIRE(error_of("[node]\nname = 7\n").find("node.name: must be a string") !=
             std::string::npos);
     REQUIRE(error_of("[node\n").find("test.toml: line 1") != std::string::npos);
