@@ -109,7 +109,7 @@ void Node::start_deferred_gets() {
                         Status::unavailable("the node is shutting down"));
             continue;
         }
-        on_disk_get(get.connection, found->second, get.request, get.key);
+        on_disk_get(get.connection, found->second, get.request, get.key, /*was_deferred=*/true);
     }
     if (shutting_down_) finish_shutdown_if_drained();
 }
@@ -215,11 +215,7 @@ void Node::on_put(runtime::ConnectionId id,
         reject_frame(id, Status::invalid_argument("put: request id already in use"));
         return;
     }
-    if (requests_in_flight(connection) >= limits::kConnectionRequestsMax) {
-        reply_error(id,
-                    request,
-                    wire::Opcode::kPut,
-                    Status::resource_exhausted("too many requests in flight on one connection"));
+    if (refuse_if_busy(id, connection, request, wire::Opcode::kPut)) {
         abort_put(connection, request, !put.piece.last);
         return;
     }
@@ -409,6 +405,19 @@ void Node::abandon_disk_puts(const Connection& connection) {
     }
 }
 
+// One connection holds at most kConnectionRequestsMax requests; the next is answered at once.
+bool Node::refuse_if_busy(runtime::ConnectionId id,
+                          const Connection& connection,
+                          RequestId request,
+                          wire::Opcode opcode) {
+    if (requests_in_flight(connection) < limits::kConnectionRequestsMax) return false;
+    reply_error(id,
+                request,
+                opcode,
+                Status::resource_exhausted("too many requests in flight on one connection"));
+    return true;
+}
+
 size_t Node::requests_in_flight(const Connection& connection) {
     return connection.puts.size() + connection.gets.size() + connection.disk_reads +
            connection.disk_writes;
@@ -433,13 +442,7 @@ void Node::on_get(runtime::ConnectionId id,
         reply_error(id, request, wire::Opcode::kGet, Status::not_found("no such object"));
         return;
     }
-    if (requests_in_flight(connection) >= limits::kConnectionRequestsMax) {
-        reply_error(id,
-                    request,
-                    wire::Opcode::kGet,
-                    Status::resource_exhausted("too many requests in flight on one connection"));
-        return;
-    }
+    if (refuse_if_busy(id, connection, request, wire::Opcode::kGet)) return;
     const wire::GetReply reply{
             .info = {.version = object->version,
                      .object_bytes = object->object_bytes,
@@ -487,24 +490,22 @@ void Node::pump_gets(runtime::ConnectionId id, Connection& connection) {
 void Node::on_disk_get(runtime::ConnectionId id,
                        Connection& connection,
                        RequestId request,
-                       std::string_view key) {
+                       std::string_view key,
+                       bool was_deferred) {
     storage::DiskObjectRef object = disk_->find(key);
     if (object == nullptr) {
         reply_error(id, request, wire::Opcode::kGet, Status::not_found("no such object"));
         return;
     }
-    if (requests_in_flight(connection) >= limits::kConnectionRequestsMax) {
-        reply_error(id,
-                    request,
-                    wire::Opcode::kGet,
-                    Status::resource_exhausted("too many requests in flight on one connection"));
-        return;
-    }
+    // A get that waited was counted all along, and the budget has room for it now: waiting
+    // again would send it to the back of the line for ever.
+    if (!was_deferred && refuse_if_busy(id, connection, request, wire::Opcode::kGet)) return;
     if (std::optional<storage::PieceData> cached = disk_->cached_piece(*object, 0)) {
         send_disk_get_reply(id, connection, request, object, *cached);
         return;
     }
-    if (disk_->read_bytes_in_flight() >= kDiskReadBytesInFlightMax || !deferred_gets_.empty()) {
+    if (!was_deferred &&
+        (disk_->read_bytes_in_flight() >= kDiskReadBytesInFlightMax || !deferred_gets_.empty())) {
         // Counted as a read in flight, so that the connection's limit holds while it waits.
         connection.disk_reads += 1;
         deferred_gets_.push_back(
@@ -642,14 +643,7 @@ void Node::on_delete(runtime::ConnectionId id,
                      RequestId request,
                      std::string_view key) {
     if (is_disk()) {
-        if (requests_in_flight(connection) >= limits::kConnectionRequestsMax) {
-            reply_error(
-                    id,
-                    request,
-                    wire::Opcode::kDelete,
-                    Status::resource_exhausted("too many requests in flight on one connection"));
-            return;
-        }
+        if (refuse_if_busy(id, connection, request, wire::Opcode::kDelete)) return;
         const Version version = next_version();
         Buffer reply;
         wire::encode_reply(request, wire::DeleteReply{.version = version}, reply);

@@ -36,19 +36,11 @@ uint64_t parse_segment_file_name(std::string_view name) {
     constexpr std::string_view kSuffix = ".wal";
     if (name.size() != kPrefix.size() + 16 + kSuffix.size()) return 0;
     if (!name.starts_with(kPrefix) || !name.ends_with(kSuffix)) return 0;
-    uint64_t sequence = 0;
-    for (const char digit : name.substr(kPrefix.size(), 16)) {
-        uint64_t value = 0;
-        if (digit >= '0' && digit <= '9') {
-            value = static_cast<uint64_t>(digit - '0');
-        } else if (digit >= 'a' && digit <= 'f') {
-            value = static_cast<uint64_t>(digit - 'a') + 10;
-        } else {
-            return 0;
-        }
-        sequence = sequence * 16 + value;
-    }
-    return sequence;
+    const std::optional<uint64_t> sequence =
+            parse_whole_number(name.substr(kPrefix.size(), 16), /*base=*/16);
+    // Only the exact spelling the store writes (lowercase) names a segment.
+    if (!sequence.has_value() || segment_file_name(*sequence) != name) return 0;
+    return *sequence;
 }
 
 Result<FsyncSetting> parse_fsync_setting(std::string_view text) {
@@ -56,16 +48,11 @@ Result<FsyncSetting> parse_fsync_setting(std::string_view text) {
     if (text == "never") return FsyncSetting{.policy = FsyncPolicy::kNever};
     constexpr std::string_view kInterval = "interval:";
     if (text.starts_with(kInterval)) {
-        const std::string_view number = text.substr(kInterval.size());
-        uint64_t milliseconds = 0;
-        bool is_number = !number.empty() && number.size() <= 9;
-        for (const char digit : number) {
-            is_number = is_number && digit >= '0' && digit <= '9';
-            milliseconds = milliseconds * 10 + static_cast<uint64_t>(digit - '0');
-        }
-        if (is_number && milliseconds > 0 && milliseconds <= 60'000) {
+        const std::optional<uint64_t> milliseconds =
+                parse_whole_number(text.substr(kInterval.size()));
+        if (milliseconds.has_value() && *milliseconds > 0 && *milliseconds <= 60'000) {
             return FsyncSetting{.policy = FsyncPolicy::kInterval,
-                                .interval_ms = static_cast<uint32_t>(milliseconds)};
+                                .interval_ms = static_cast<uint32_t>(*milliseconds)};
         }
     }
     return Status::invalid_argument(fmt::format(
@@ -399,10 +386,18 @@ bool DiskStore::start_sync(const Batch& batch) {
     sync_request_ = runtime::DiskSync{.file = segment.file,
                                       .done = [this](runtime::DiskSync&, const Status& status) {
                                           counters_.syncs += 1;
+                                          if (status.is_ok()) sync_done();
                                           flush_step_done(status, "sync");
                                       }};
     disk_.sync(sync_request_);
     return true;
+}
+
+// A sync of the segment being appended to covers every write still unsynced.
+void DiskStore::sync_done() {
+    if (flushing_[flush_index_].segment != append_segment_) return;
+    has_unsynced_ = false;
+    ticks_since_sync_ = 0;
 }
 
 // A new segment's directory entry must be durable before anything in it is acknowledged.
@@ -426,11 +421,6 @@ void DiskStore::flush_step_done(const Status& status, std::string_view operation
                 status.code(),
                 fmt::format("failed {} of segment {}: {}", operation, segment, status.message())));
         return;
-    }
-    // A sync of the segment being appended to covers every write still unsynced.
-    if (operation == "sync" && flushing_[flush_index_].segment == append_segment_) {
-        has_unsynced_ = false;
-        ticks_since_sync_ = 0;
     }
     flush_step();
 }
@@ -615,6 +605,8 @@ Status DiskStore::read_piece(DiskObjectRef object, size_t index, ReadDone done) 
                                   .done = std::move(done)});
     auto read = reads_.begin();
     read_bytes_in_flight_ += location.record_bytes;
+    counters_.read_bytes_in_flight_peak =
+            std::max(counters_.read_bytes_in_flight_peak, read_bytes_in_flight_);
     read->request = runtime::DiskRead{.file = segment->second.file,
                                       .offset = location.offset,
                                       .target = read->record->mutable_view(),

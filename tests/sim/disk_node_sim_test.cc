@@ -123,11 +123,7 @@ bool has_reply(SimClient& client, RequestId request) {
 }
 
 // The whole object a get returned, or an empty optional if it failed or broke off.
-std::optional<Buffer> get(Cluster& cluster, RequestId request, const std::string& key) {
-    Buffer frame;
-    wire::encode_request(request, wire::GetRequest{.key = key}, frame);
-    cluster.client().send(std::move(frame));
-    std::optional<wire::ObjectInfo> info;
+std::optional<Buffer> await_get(Cluster& cluster, RequestId request) {
     Buffer data;
     const bool done = cluster.run_until([&] {
         const std::vector<ReceivedFrame>& frames = cluster.client().frames(request);
@@ -149,6 +145,13 @@ std::optional<Buffer> get(Cluster& cluster, RequestId request, const std::string
         data.append(frames[index].body.view());
     if (hash64(data.view()) != reply.value().info.digest) return std::nullopt;
     return data;
+}
+
+std::optional<Buffer> get(Cluster& cluster, RequestId request, const std::string& key) {
+    Buffer frame;
+    wire::encode_request(request, wire::GetRequest{.key = key}, frame);
+    cluster.client().send(std::move(frame));
+    return await_get(cluster, request);
 }
 
 Buffer random_object(uint64_t bytes, uint64_t seed) {
@@ -211,6 +214,36 @@ TEST_CASE("sim: a client pipelining puts past a slow disk is paused, and the bac
     // The bound is checked after each put, so one frame's record may go past it.
     REQUIRE(stats.write_backlog_bytes_peak <= (4u << 20) + 2 * storage::kRecordBodyBytesMax);
     REQUIRE(stats.objects == kPuts);
+}
+
+TEST_CASE("sim: gets pipelined past the read budget wait their turn and all complete",
+          "[sim][disk_node]") {
+    node::Node::Options options = disk_node_options();
+    options.disk.cache_bytes = 0;  // Every get reads its piece from the disk.
+    Cluster cluster(DiskFaults{}, options);
+    constexpr uint64_t kObjects = 80;  // 80 MiB of first pieces: past the 64 MiB budget.
+    const Buffer object = random_object(limits::kDataFrameBytesMax, 11);
+    for (uint64_t index = 0; index < kObjects; ++index) {
+        send_put(cluster.client(), RequestId{index + 1}, "g/" + std::to_string(index), object);
+        REQUIRE(cluster.run_until(
+                [&] { return has_reply(cluster.client(), RequestId{index + 1}); }));
+    }
+    for (uint64_t index = 0; index < kObjects; ++index) {
+        Buffer frame;
+        const std::string key = "g/" + std::to_string(index);
+        wire::encode_request(RequestId{1000 + index}, wire::GetRequest{.key = key}, frame);
+        cluster.client().send(std::move(frame));
+    }
+    for (uint64_t index = 0; index < kObjects; ++index) {
+        CAPTURE(index);
+        std::optional<Buffer> read = await_get(cluster, RequestId{1000 + index});
+        REQUIRE(read.has_value());
+        REQUIRE(equal_bytes(read->view(), object.view()));
+    }
+    const uint64_t peak = cluster.node().disk_stats().read_bytes_in_flight_peak;
+    CAPTURE(peak);
+    REQUIRE(peak <= node::Node::kDiskReadBytesInFlightMax + storage::kRecordBodyBytesMax);
+    REQUIRE(peak >= node::Node::kDiskReadBytesInFlightMax);  // The budget was reached.
 }
 
 TEST_CASE("sim: a clean shutdown syncs what fsync=interval had not yet", "[sim][disk_node]") {

@@ -58,6 +58,10 @@ public:
     // `runtime` and `log` must outlive the node.
     Node(const Options& options, runtime::Runtime& runtime, spdlog::logger& log);
 
+    // Disk mode: the first-piece reads of all connections together hold at most this much;
+    // gets past it wait, in arrival order.
+    static constexpr uint64_t kDiskReadBytesInFlightMax = uint64_t{64} << 20;
+
     // Opens the store (disk mode: recovers it); `done` runs once the node serves requests, or
     // with the reason it cannot. Until then requests get kUnavailable.
     void start(std::function<void(Status status)> done);
@@ -114,10 +118,13 @@ private:
         RequestId request{};
         std::string key;
     };
-    // All first-piece reads of all connections together hold at most this much.
-    static constexpr uint64_t kDiskReadBytesInFlightMax = uint64_t{64} << 20;
 
     static size_t requests_in_flight(const Connection& connection);
+    // Replies kResourceExhausted and returns true if the connection is at its request limit.
+    bool refuse_if_busy(runtime::ConnectionId id,
+                        const Connection& connection,
+                        RequestId request,
+                        wire::Opcode opcode);
 
     using ConnectionMap = std::map<runtime::ConnectionId, Connection>;
 
@@ -164,7 +171,8 @@ private:
     void on_disk_get(runtime::ConnectionId id,
                      Connection& connection,
                      RequestId request,
-                     std::string_view key);
+                     std::string_view key,
+                     bool was_deferred = false);
     void send_disk_get_reply(runtime::ConnectionId id,
                              Connection& connection,
                              RequestId request,

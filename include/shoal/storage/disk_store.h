@@ -101,15 +101,16 @@ struct DiskStoreStats {
     uint64_t objects = 0;
     uint64_t object_bytes = 0;
     uint64_t segments = 0;
-    uint64_t log_bytes = 0;                 // Bytes in all segments.
-    uint64_t live_bytes = 0;                // Of which records that are still needed.
-    uint64_t corrupt_ranges = 0;            // Damaged ranges found by recovery.
-    uint64_t corrupt_bytes = 0;             // Their size.
-    uint64_t corrupt_reads = 0;             // Reads whose bytes failed their checks.
-    uint64_t damaged_objects = 0;           // Objects with a piece lost to corruption.
-    uint64_t torn_tails = 0;                // Torn tails truncated by recovery.
-    uint64_t compactions = 0;               // Segments compacted and removed.
-    uint64_t write_backlog_bytes_peak = 0;  // The most ever appended and waiting for a flush.
+    uint64_t log_bytes = 0;                  // Bytes in all segments.
+    uint64_t live_bytes = 0;                 // Of which records that are still needed.
+    uint64_t corrupt_ranges = 0;             // Damaged ranges found by recovery.
+    uint64_t corrupt_bytes = 0;              // Their size.
+    uint64_t corrupt_reads = 0;              // Reads whose bytes failed their checks.
+    uint64_t damaged_objects = 0;            // Objects with a piece lost to corruption.
+    uint64_t torn_tails = 0;                 // Torn tails truncated by recovery.
+    uint64_t compactions = 0;                // Segments compacted and removed.
+    uint64_t write_backlog_bytes_peak = 0;   // The most ever appended and waiting for a flush.
+    uint64_t read_bytes_in_flight_peak = 0;  // The most piece reads ever held at once.
     uint64_t compaction_bytes_copied = 0;
     uint64_t writes = 0;
     uint64_t syncs = 0;
@@ -234,6 +235,7 @@ private:
     bool start_create(const Batch& batch);
     bool start_write(const Batch& batch);
     bool start_sync(const Batch& batch);
+    void sync_done();
     bool start_directory_sync(const Batch& batch);
     void flush_step_done(const Status& status, std::string_view operation);
     void finish_flush();
