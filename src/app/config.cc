@@ -53,17 +53,13 @@ Status read_reserve(const toml::table& table, Config& config) {
     if (node == nullptr) return Status::ok();
     const std::optional<std::string> text = node->value<std::string>();
     if (text.has_value() && text->ends_with('%')) {
-        const std::string_view digits{text->data(), text->size() - 1};
-        uint32_t percent = 0;
-        bool is_number = !digits.empty() && digits.size() <= 2;
-        for (const char digit : digits) {
-            is_number = is_number && digit >= '0' && digit <= '9';
-            percent = percent * 10 + static_cast<uint32_t>(digit - '0');
-        }
-        if (!is_number || percent < 1 || percent > 50) {
+        const std::string_view share{*text};
+        const std::optional<uint64_t> percent =
+                parse_whole_number(share.substr(0, share.size() - 1));
+        if (!percent.has_value() || *percent < 1 || *percent > 50) {
             return field_error(*node, kField, "a percentage must be 1% to 50%");
         }
-        config.disk_reserve_percent = percent;
+        config.disk_reserve_percent = static_cast<uint32_t>(*percent);
         config.disk_reserve_bytes = 0;
         return Status::ok();
     }

@@ -8,6 +8,14 @@
 
 namespace shoal {
 
+std::optional<uint64_t> parse_whole_number(std::string_view text, int base) {
+    uint64_t number = 0;
+    const char* const end = text.data() + text.size();
+    const auto [stop, error] = std::from_chars(text.data(), end, number, base);
+    if (text.empty() || error != std::errc() || stop != end) return std::nullopt;
+    return number;
+}
+
 Result<uint64_t> parse_bytes(std::string_view text) {
     uint64_t number = 0;
     const char* const end = text.data() + text.size();

@@ -5,11 +5,11 @@
 
 #include <fmt/format.h>
 #include <spdlog/logger.h>
-#include <spdlog/sinks/base_sink.h>
 
 #include "shoal/base/hash.h"
 #include "shoal/base/prng.h"
 #include "shoal/node/node.h"
+#include "shoal/sim/error_counting_sink.h"
 #include "shoal/sim/sim_client.h"
 #include "shoal/sim/sim_runtime.h"
 #include "shoal/wire/messages.h"
@@ -20,20 +20,6 @@ namespace {
 constexpr Duration kReplyDeadline = std::chrono::seconds(30);
 
 // Counts error-level lines: any one fails the run (FoundationDB's SevError rule).
-class ErrorCountingSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
-public:
-    uint64_t errors() const { return errors_; }
-
-protected:
-    void sink_it_(const spdlog::details::log_msg& message) override {
-        if (message.level >= spdlog::level::err) errors_ += 1;
-    }
-    void flush_() override {}
-
-private:
-    uint64_t errors_ = 0;
-};
-
 Status failed(std::string_view what) {
     return Status::corruption(fmt::format("sim: {}", what));
 }

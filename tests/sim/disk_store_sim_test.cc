@@ -14,10 +14,10 @@
 
 #include <catch2/catch.hpp>
 #include <spdlog/logger.h>
-#include <spdlog/sinks/base_sink.h>
 
 #include "shoal/base/hash.h"
 #include "shoal/base/prng.h"
+#include "shoal/sim/error_counting_sink.h"
 #include "shoal/sim/sim_disk.h"
 #include "shoal/storage/disk_store.h"
 
@@ -27,20 +27,6 @@ namespace {
 using storage::DiskObjectRef;
 using storage::DiskStore;
 using storage::PieceData;
-
-class LevelCountingSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
-public:
-    uint64_t errors() const { return errors_; }
-
-protected:
-    void sink_it_(const spdlog::details::log_msg& message) override {
-        if (message.level >= spdlog::level::err) errors_ += 1;
-    }
-    void flush_() override {}
-
-private:
-    uint64_t errors_ = 0;
-};
 
 // One put or delete of the workload, as the model knows it.
 struct Operation {
@@ -59,7 +45,7 @@ class StoreHarness {
 public:
     StoreHarness(uint64_t seed, DiskFaults faults, DiskStore::Options options)
         : disk_(events_, seed, faults),
-          sink_(std::make_shared<LevelCountingSink>()),
+          sink_(std::make_shared<ErrorCountingSink>()),
           log_("sim.store", sink_),
           options_(std::move(options)) {}
 
@@ -111,7 +97,7 @@ public:
 private:
     EventQueue events_;
     SimDisk disk_;
-    std::shared_ptr<LevelCountingSink> sink_;
+    std::shared_ptr<ErrorCountingSink> sink_;
     spdlog::logger log_;
     DiskStore::Options options_;
     std::unique_ptr<DiskStore> store_;

@@ -48,6 +48,18 @@ TEST_CASE("units: malformed or overflowing sizes are refused", "[unit][units]") 
     }
 }
 
+TEST_CASE("units: parse_whole_number takes digits only, all of them", "[unit][units]") {
+    CHECK(parse_whole_number("0") == uint64_t{0});
+    CHECK(parse_whole_number("60000") == uint64_t{60'000});
+    CHECK(parse_whole_number("18446744073709551615") == UINT64_MAX);
+    CHECK(parse_whole_number("00ff", 16) == uint64_t{255});
+    for (const std::string_view bad :
+         {"", "-1", "+1", " 1", "1 ", "12x", "1.5", "18446744073709551616"}) {
+        CAPTURE(bad);
+        CHECK_FALSE(parse_whole_number(bad).has_value());
+    }
+}
+
 TEST_CASE("units: format_bytes prints one decimal in the largest whole unit", "[unit][units]") {
     CHECK(format_bytes(0) == "0 B");
     CHECK(format_bytes(1023) == "1023 B");
