@@ -1,13 +1,16 @@
 #include "shoal/runtime_uv/uv_runtime.h"
 
 #include <map>
+#include <set>
 #include <vector>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
+#include "runtime_uv/uv_datagram.h"
 #include "runtime_uv/uv_disk.h"
+#include "runtime_uv/uv_resolver.h"
 #include "shoal/base/limits.h"
 #include "shoal/wire/frame.h"
 #include <netinet/in.h>
@@ -26,6 +29,8 @@ constexpr size_t kIdleReadBufferBytesMax = size_t{256} * 1024;
 constexpr size_t kWriteBuffersMax = 512;
 constexpr int kListenBacklog = 511;
 constexpr size_t kSendReadyBytes = limits::kConnectionSendQueueBytesMax / 2;
+constexpr uint64_t kConnectTimeoutMs = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(runtime::kConnectTimeout).count());
 
 Status uv_status(int error, std::string_view what) {
     return Status::unavailable(fmt::format("{}: {}", what, uv_strerror(error)));
@@ -35,21 +40,15 @@ std::string peer_name(const uv_tcp_t* tcp) {
     sockaddr_storage address{};
     int length = sizeof(address);
     if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&address), &length) != 0) return "?";
-    char host[64] = {};
-    if (address.ss_family == AF_INET6) {
-        const auto* ipv6 = reinterpret_cast<const sockaddr_in6*>(&address);
-        uv_ip6_name(ipv6, host, sizeof(host));
-        return fmt::format("[{}]:{}", host, ntohs(ipv6->sin6_port));
-    }
-    const auto* ipv4 = reinterpret_cast<const sockaddr_in*>(&address);
-    uv_ip4_name(ipv4, host, sizeof(host));
-    return fmt::format("{}:{}", host, ntohs(ipv4->sin_port));
+    return host_port_of(*reinterpret_cast<const sockaddr*>(&address)).to_string();
 }
 
 struct UvConnection {
     uv_tcp_t tcp{};
+    uv_connect_t connect_request{};  // Outbound only; live until the handle is closed.
     ConnectionId id{};
     std::string peer;
+    uint64_t connect_deadline_ms = 0;  // Outbound, while `connecting`: uv_now() to give up at.
     wire::FrameDecoder decoder;
     std::vector<OutFrame> pending;  // Sent this turn; written by the check hook.
     size_t queued_bytes = 0;        // Pending plus handed to uv_write and not yet done.
@@ -59,6 +58,7 @@ struct UvConnection {
     bool notify_send_ready = false;
     bool frames_waiting = false;  // Whole frames buffered while paused.
     bool shutdown_when_flushed = false;
+    bool connecting = false;  // Outbound and not yet established: nothing is read or written.
 };
 
 struct WriteRequest {
@@ -109,6 +109,9 @@ struct UvRuntime::Loop final : public runtime::Network {
     void pause_receiving(ConnectionId id) override;
     void resume_receiving(ConnectionId id) override;
     void close(ConnectionId id) override;
+    ConnectionId connect(const HostPort& to) override;
+    void send_datagram(const HostPort& to, ByteView bytes) override { datagram.send(to, bytes); }
+    runtime::DatagramStats datagram_stats() const override { return datagram.stats(); }
 
     UvConnection* find(ConnectionId id) const {
         auto found = connections.find(id);
@@ -116,6 +119,10 @@ struct UvRuntime::Loop final : public runtime::Network {
     }
 
     void on_new_connection(int status);
+    void start_connect(UvConnection& connection, const SocketAddress& address);
+    void on_connect_done(UvConnection& connection, int status);
+    void expire_connects();
+    void start_reading(UvConnection& connection);
     void on_read(UvConnection& connection, ssize_t bytes_read);
     void dispatch_frames(UvConnection& connection);
     void on_turn_end();
@@ -130,6 +137,8 @@ struct UvRuntime::Loop final : public runtime::Network {
     spdlog::logger& log;
     uv_loop_t loop{};
     std::unique_ptr<UvDisk> disk;
+    UvResolver resolver{loop};
+    UvDatagram datagram{loop, resolver, log};
     uv_tcp_t listener{};
     uv_timer_t tick{};
     uv_check_t check{};
@@ -143,7 +152,8 @@ struct UvRuntime::Loop final : public runtime::Network {
     runtime::Handler* handler = nullptr;
     std::function<void(int)> on_signal;
     std::map<ConnectionId, std::unique_ptr<UvConnection>> connections;
-    std::vector<ConnectionId> dirty;  // Connections with pending frames or waiting frames.
+    std::vector<ConnectionId> dirty;    // Connections with pending frames or waiting frames.
+    std::set<ConnectionId> connecting;  // Outbound connections not yet established.
     uint64_t connection_next = 1;
 };
 
@@ -165,18 +175,23 @@ void UvRuntime::Loop::pause_receiving(ConnectionId id) {
     UvConnection* connection = find(id);
     if (connection == nullptr || connection->closing || connection->paused) return;
     connection->paused = true;
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&connection->tcp));
+    if (!connection->connecting) uv_read_stop(reinterpret_cast<uv_stream_t*>(&connection->tcp));
 }
 
 void UvRuntime::Loop::resume_receiving(ConnectionId id) {
     UvConnection* connection = find(id);
     if (connection == nullptr || connection->closing || !connection->paused) return;
     connection->paused = false;
+    if (connection->connecting) return;  // Reading starts once it is established.
     // Frames that arrived before the pause are delivered on this turn's end, not inside
     // the caller's stack.
     if (connection->frames_waiting) dirty.push_back(id);
+    start_reading(*connection);
+}
+
+void UvRuntime::Loop::start_reading(UvConnection& connection) {
     const int error = uv_read_start(
-            reinterpret_cast<uv_stream_t*>(&connection->tcp),
+            reinterpret_cast<uv_stream_t*>(&connection.tcp),
             [](uv_handle_t* handle, size_t suggested_bytes, uv_buf_t* buffer) {
                 auto* self = static_cast<UvConnection*>(handle->data);
                 MutableByteView space = self->decoder.prepare(suggested_bytes);
@@ -187,7 +202,7 @@ void UvRuntime::Loop::resume_receiving(ConnectionId id) {
                 auto* self = static_cast<UvConnection*>(stream->data);
                 static_cast<Loop*>(stream->loop->data)->on_read(*self, bytes_read);
             });
-    if (error != 0) close_connection(*connection, uv_status(error, "read start"));
+    if (error != 0) close_connection(connection, uv_status(error, "read start"));
 }
 
 void UvRuntime::Loop::close(ConnectionId id) {
@@ -234,6 +249,105 @@ void UvRuntime::Loop::on_new_connection(int status) {
     handler->on_accepted(accepted.id, accepted.peer);
     accepted.paused = true;
     resume_receiving(accepted.id);
+}
+
+// Every failure, even one known here, goes through close_connection(): its uv_close callback
+// is what reports on_closed(), always on a later turn.
+ConnectionId UvRuntime::Loop::connect(const HostPort& to) {
+    auto owned = std::make_unique<UvConnection>();
+    SHOAL_ASSERT(uv_tcp_init(&loop, &owned->tcp) == 0);
+    owned->tcp.data = owned.get();
+    owned->id = ConnectionId{connection_next++};
+    owned->peer = to.to_string();
+    owned->connecting = true;
+    owned->connect_deadline_ms = uv_now(&loop) + kConnectTimeoutMs;
+    UvConnection& connection = *owned;
+    connections.emplace(connection.id, std::move(owned));
+    connecting.insert(connection.id);
+    if (to.host.empty() || to.port == 0) {
+        close_connection(connection,
+                         Status::invalid_argument(fmt::format("connect to \"{}\": no host or port",
+                                                              connection.peer)));
+    } else if (stopping) {
+        close_connection(connection, Status::unavailable("connect: the node is stopping"));
+    } else if (connections.size() > limits::kConnectionsMax) {
+        close_connection(
+                connection,
+                Status::resource_exhausted(fmt::format("connect to {}: {} connections are open",
+                                                       connection.peer,
+                                                       limits::kConnectionsMax)));
+    } else if (std::optional<SocketAddress> address = resolver.find(to)) {
+        start_connect(connection, *address);
+    } else {
+        const ConnectionId id = connection.id;
+        const bool waiting = resolver.resolve(to, [this, id](Result<SocketAddress> resolved) {
+            UvConnection* later = find(id);
+            if (later == nullptr || later->closing) return;  // Closed or timed out meanwhile.
+            if (!resolved.is_ok()) {
+                close_connection(*later, resolved.status());
+                return;
+            }
+            start_connect(*later, resolved.value());
+        });
+        if (!waiting) {
+            close_connection(
+                    connection,
+                    Status::unavailable(fmt::format(
+                            "connect to {}: too many host lookups in flight", connection.peer)));
+        }
+    }
+    return connection.id;
+}
+
+void UvRuntime::Loop::start_connect(UvConnection& connection, const SocketAddress& address) {
+    SHOAL_ASSERT(connection.connecting);
+    const int error = uv_tcp_connect(
+            &connection.connect_request,
+            &connection.tcp,
+            address.get(),
+            [](uv_connect_t* request, int status) {
+                auto* self = static_cast<UvConnection*>(request->handle->data);
+                static_cast<Loop*>(request->handle->loop->data)->on_connect_done(*self, status);
+            });
+    if (error != 0) {
+        close_connection(connection,
+                         uv_status(error, fmt::format("connect to {}", connection.peer)));
+    }
+}
+
+void UvRuntime::Loop::on_connect_done(UvConnection& connection, int status) {
+    if (connection.closing) return;  // Cancelled (UV_ECANCELED): the close reports why.
+    SHOAL_ASSERT(connection.connecting);
+    if (status < 0) {
+        close_connection(connection,
+                         uv_status(status, fmt::format("connect to {}", connection.peer)));
+        return;
+    }
+    connection.connecting = false;
+    connecting.erase(connection.id);
+    uv_tcp_nodelay(&connection.tcp, 1);
+    const ConnectionId id = connection.id;
+    handler->on_connected(id);
+    // The handler may have closed or paused it; frames sent so far leave at this turn's end.
+    UvConnection* established = find(id);
+    if (established == nullptr || established->closing) return;
+    if (!established->pending.empty()) dirty.push_back(id);
+    if (!established->paused) start_reading(*established);
+}
+
+void UvRuntime::Loop::expire_connects() {
+    if (connecting.empty()) return;
+    const uint64_t now_ms = uv_now(&loop);
+    const std::vector<ConnectionId> waiting(connecting.begin(), connecting.end());
+    for (ConnectionId id : waiting) {
+        UvConnection* connection = find(id);
+        if (connection == nullptr || connection->closing) continue;
+        if (connection->connect_deadline_ms > now_ms) continue;
+        close_connection(*connection,
+                         Status::timeout(fmt::format("connect to {}: no answer within {} ms",
+                                                     connection->peer,
+                                                     kConnectTimeoutMs)));
+    }
 }
 
 void UvRuntime::Loop::on_read(UvConnection& connection, ssize_t bytes_read) {
@@ -283,7 +397,7 @@ void UvRuntime::Loop::on_turn_end() {
     work.swap(dirty);
     for (ConnectionId id : work) {
         UvConnection* connection = find(id);
-        if (connection == nullptr || connection->closing) continue;
+        if (connection == nullptr || connection->closing || connection->connecting) continue;
         if (connection->frames_waiting && !connection->paused) dispatch_frames(*connection);
         if (!connection->closing) flush(*connection);
     }
@@ -366,6 +480,7 @@ void UvRuntime::Loop::close_connection(UvConnection& connection, Status reason) 
     if (connection.closing) return;
     connection.closing = true;
     connection.close_reason = std::move(reason);
+    if (connection.connecting) connecting.erase(connection.id);
     connection.queued_bytes -= std::min(connection.queued_bytes, [&] {
         size_t bytes = 0;
         for (const OutFrame& frame : connection.pending) {
@@ -384,7 +499,8 @@ void UvRuntime::Loop::on_connection_closed(UvConnection& connection) {
     const ConnectionId id = connection.id;
     const Status reason = connection.close_reason;
     connections.erase(id);  // Destroys `connection`.
-    handler->on_closed(id, reason);
+    // No handler only when the loop is torn down without having run.
+    if (handler != nullptr) handler->on_closed(id, reason);
     finish_stop_if_idle();
 }
 
@@ -395,6 +511,10 @@ void UvRuntime::Loop::begin_stop() {
     if (listening) {
         uv_close(reinterpret_cast<uv_handle_t*>(&listener), nullptr);
         listening = false;
+    }
+    const std::vector<ConnectionId> outbound(connecting.begin(), connecting.end());
+    for (ConnectionId id : outbound) {
+        close_connection(*find(id), Status::unavailable("connect: the node stopped"));
     }
     SHOAL_ASSERT(uv_timer_init(&loop, &stop_timer) == 0);
     stop_timer.data = this;
@@ -419,6 +539,7 @@ void UvRuntime::Loop::finish_stop_if_idle() {
     uv_close(reinterpret_cast<uv_handle_t*>(&tick), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&check), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&stop_timer), nullptr);
+    datagram.close();
     if (signals_watched) {
         uv_close(reinterpret_cast<uv_handle_t*>(&signal_interrupt), nullptr);
         uv_close(reinterpret_cast<uv_handle_t*>(&signal_terminate), nullptr);
@@ -465,6 +586,17 @@ Status UvRuntime::listen(const HostPort& address) {
     return Status::ok();
 }
 
+Status UvRuntime::bind_datagram(const HostPort& address) {
+    Loop* loop = loop_.get();
+    return loop_->datagram.bind(address, [loop](const HostPort& from, ByteView bytes) {
+        if (loop->handler != nullptr && !loop->stopped) loop->handler->on_datagram(from, bytes);
+    });
+}
+
+uint16_t UvRuntime::datagram_port() const {
+    return loop_->datagram.port();
+}
+
 uint16_t UvRuntime::listening_port() const {
     SHOAL_ASSERT(loop_->listening);
     sockaddr_storage address{};
@@ -503,7 +635,11 @@ void UvRuntime::run(runtime::Handler& handler) {
             std::chrono::duration_cast<std::chrono::milliseconds>(kTickDuration).count());
     uv_timer_start(
             &loop_->tick,
-            [](uv_timer_t* timer) { static_cast<Loop*>(timer->data)->handler->on_tick(); },
+            [](uv_timer_t* timer) {
+                auto* self = static_cast<Loop*>(timer->data);
+                self->expire_connects();
+                self->handler->on_tick();
+            },
             tick_ms,
             tick_ms);
     SHOAL_ASSERT(uv_check_init(&loop_->loop, &loop_->check) == 0);

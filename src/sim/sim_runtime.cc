@@ -14,7 +14,17 @@ SimRuntime::SimRuntime(EventQueue& events,
 void SimRuntime::start(runtime::Handler& handler) {
     SHOAL_ASSERT(handler_ == nullptr);
     handler_ = &handler;
+    if (options_.address.has_value()) {
+        network_.attach(*options_.address, *this);
+        attached_ = true;
+    }
     schedule_tick();
+}
+
+void SimRuntime::detach() {
+    if (!attached_) return;
+    attached_ = false;
+    network_.detach(*options_.address);
 }
 
 void SimRuntime::schedule_tick() {
@@ -45,11 +55,14 @@ uint64_t SimRuntime::wall_clock_ms() const {
 
 void SimRuntime::stop() {
     stopped_ = true;
+    detach();
 }
 
 void SimRuntime::crash() {
     stopped_ = true;
     handler_ = nullptr;
+    attached_ = false;
+    network_.crash(*this);  // Detaches it too.
 }
 
 void SimRuntime::send(runtime::ConnectionId connection, runtime::OutFrame frame) {
@@ -74,12 +87,38 @@ void SimRuntime::close(runtime::ConnectionId connection) {
     network_.close(connection, Status::ok());
 }
 
+runtime::ConnectionId SimRuntime::connect(const HostPort& to) {
+    const runtime::ConnectionId connection =
+            stopped_ ? network_.refuse(*this, Status::unavailable("connect: the node is stopping"))
+                     : network_.connect(*this, options_.address.value_or(HostPort{}), to);
+    connecting_.insert(connection);
+    return connection;
+}
+
+void SimRuntime::send_datagram(const HostPort& to, ByteView bytes) {
+    if (bytes.size() > runtime::kDatagramBytesMax) {
+        datagram_stats_.send_rejected += 1;
+        return;
+    }
+    if (!attached_) {
+        datagram_stats_.send_failed += 1;  // No address, or the node stopped.
+        return;
+    }
+    datagram_stats_.sent += 1;
+    network_.send_datagram(*options_.address, to, Buffer(bytes));
+}
+
 void SimRuntime::on_connection_opened(runtime::ConnectionId connection) {
+    const bool outbound = connecting_.erase(connection) > 0;
     if (stopped_) {
         network_.close(connection, Status::unavailable("the node stopped"));
         return;
     }
-    handler_->on_accepted(connection, "sim");
+    if (outbound) {
+        handler_->on_connected(connection);
+    } else {
+        handler_->on_accepted(connection, network_.peer_address(connection));
+    }
     turn_happened();
 }
 
@@ -107,8 +146,21 @@ void SimRuntime::on_connection_send_ready(runtime::ConnectionId connection) {
 }
 
 void SimRuntime::on_connection_closed(runtime::ConnectionId connection, const Status& reason) {
+    connecting_.erase(connection);
     if (handler_ == nullptr) return;
     handler_->on_closed(connection, reason);
+    turn_happened();
+}
+
+void SimRuntime::on_datagram(const HostPort& from, ByteView bytes) {
+    if (stopped_) return;
+    // As on libuv: an empty datagram carries nothing and is dropped.
+    if (bytes.empty()) {
+        datagram_stats_.receive_dropped += 1;
+        return;
+    }
+    datagram_stats_.received += 1;
+    handler_->on_datagram(from, bytes);
     turn_happened();
 }
 
