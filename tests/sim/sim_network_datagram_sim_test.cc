@@ -169,7 +169,7 @@ TEST_CASE("sim: a crashed or stopped node's address loses datagrams, and a resta
     }
 }
 
-TEST_CASE("sim: a datagram over the limit is rejected; a node without an address sends none",
+TEST_CASE("sim: a datagram over the limit is rejected, and a node without an address sends none",
           "[sim][network][datagram]") {
     EventQueue events;
     SimNetwork network(events, /*seed=*/17);
