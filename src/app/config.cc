@@ -89,7 +89,8 @@ Status check_known_keys(const toml::table& root) {
               "cache_bytes",
               "segment_bytes",
               "disk_reserve_bytes",
-              "compaction_garbage_percent"}},
+              "compaction_garbage_percent",
+              "checkpoint_interval_bytes"}},
             {"log", {"level", "file"}},
     };
     for (const auto& [section, value] : root) {
@@ -131,6 +132,10 @@ Status read_text(std::string_view text, const std::string& path, Config& config)
     if (status.is_ok()) {
         status = read_u32(
                 root, "storage.compaction_garbage_percent", config.compaction_garbage_percent);
+    }
+    if (status.is_ok()) {
+        status = read_bytes(
+                root, "storage.checkpoint_interval_bytes", config.checkpoint_interval_bytes);
     }
     if (status.is_ok()) status = read_string(root, "log.level", config.log_level);
     if (status.is_ok()) status = read_string(root, "log.file", config.log_file);
@@ -199,6 +204,7 @@ node::Node::Options Config::node_options(NodeId id) const {
         options.disk.reserve_bytes = disk_reserve_bytes;
         options.disk.reserve_percent = disk_reserve_percent;
         options.disk.compaction_garbage_percent = compaction_garbage_percent;
+        options.disk.checkpoint_interval_bytes = checkpoint_interval_bytes;
         Result<storage::FsyncSetting> setting = storage::parse_fsync_setting(fsync);
         if (setting.is_ok()) options.disk.fsync = setting.value();
         options.disk.tick_ms = static_cast<uint32_t>(

@@ -26,9 +26,11 @@ struct Config {
     uint64_t disk_reserve_bytes = uint64_t{256} << 20;   // storage.disk_reserve_bytes, or
     uint32_t disk_reserve_percent = 0;                   // as a share: "5%".
     uint32_t compaction_garbage_percent = 50;  // storage.compaction_garbage_percent; 0: never.
-    std::string log_level = "info";            // log.level: trace..error.
-    std::string log_file;                      // log.file: empty for stderr.
-    uint32_t shutdown_grace_ms = 5000;         // node.shutdown_grace_ms
+    // storage.checkpoint_interval_bytes: log growth between index checkpoints; 0: never.
+    uint64_t checkpoint_interval_bytes = uint64_t{256} << 20;
+    std::string log_level = "info";     // log.level: trace..error.
+    std::string log_file;               // log.file: empty for stderr.
+    uint32_t shutdown_grace_ms = 5000;  // node.shutdown_grace_ms
 
     Status validate() const;
     node::Node::Options node_options(NodeId id) const;

@@ -35,6 +35,12 @@ public:
     bool is_finished() const { return finished_; }
     bool has_request_in_flight() const { return in_flight_; }
     uint64_t segment() const { return segment_; }
+    // The segment of the first copy made that the index does not point to yet (they are
+    // appended in order, so it is the lowest), or UINT64_MAX.
+    uint64_t unindexed_copies_segment() const {
+        if (next_ == 0 || waiting_for_readers_ || finished_) return UINT64_MAX;
+        return copies_[0].segment;
+    }
 
 private:
     // A record to copy: an object's piece (index) or commit (no index), or a tombstone.
@@ -292,6 +298,10 @@ void DiskStore::drive_compaction() {
     if (!segment.has_value()) return;
     compaction_.reset(new Compaction(*this, *segment));  // NOLINT(cppcoreguidelines-owning-memory)
     compaction_->start();
+}
+
+uint64_t DiskStore::compaction_unindexed_segment() const {
+    return compaction_ == nullptr ? UINT64_MAX : compaction_->unindexed_copies_segment();
 }
 
 bool DiskStore::is_compaction_busy() const {

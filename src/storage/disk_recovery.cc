@@ -1,6 +1,9 @@
 // DiskStore::open: recovery of a store directory, one asynchronous step after another.
 //
-// Every segment is read whole and scanned in sequence order (docs/wal_format.md, "Recovery").
+// The index checkpoint, if there is one, is loaded first; the segments it covers are only
+// opened and measured, and the rest are read whole and scanned in sequence order, as every
+// segment is without a checkpoint (docs/wal_format.md, "Recovery"). A checkpoint that fails
+// its checks, or does not match the segments, is set aside and every segment is scanned.
 // The latest version of each key wins; an object's pieces are found by its put id, so a piece
 // that was rewritten later (by compaction) is found where it was written last. What no live
 // object needs is garbage for compaction. Damage is logged, counted and left on disk.
@@ -8,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "shoal/storage/index_checkpoint.h"
 #include "shoal/storage/segment_scan.h"
 #include "storage/disk_store_state.h"
 
@@ -15,7 +19,8 @@ namespace shoal::storage {
 
 class DiskStore::Recovery {
 public:
-    Recovery(DiskStore& store, Done done) : store_(store), done_(std::move(done)) {}
+    Recovery(DiskStore& store, Done done)
+        : store_(store), done_(std::move(done)), counters_at_start_(store.counters_) {}
 
     void start() {
         path_request_ = runtime::DiskPathRequest{
@@ -55,6 +60,7 @@ private:
         uint64_t object_bytes = 0;
         uint64_t digest = 0;
         uint32_t piece_count = 0;
+        std::string damage;  // From a checkpoint: the object was already found damaged.
     };
 
     void list() {
@@ -63,13 +69,182 @@ private:
                 .path = store_.options_.directory,
                 .done = [this](runtime::DiskPathRequest& request, const Status& status) {
                     if (!status.is_ok()) return fail(status);
+                    bool has_checkpoint = false;
                     for (const std::string& name : request.names) {
                         const uint64_t sequence = parse_segment_file_name(name);
                         if (sequence != 0) sequences_.push_back(sequence);
+                        if (name == kCheckpointFileName) has_checkpoint = true;
+                    }
+                    if (has_checkpoint && store_.options_.checkpoint_interval_bytes != 0) {
+                        return open_checkpoint();
                     }
                     open_next();
                 }};
         store_.disk_.path_request(path_request_);
+    }
+
+    void open_checkpoint() {
+        open_ = runtime::DiskOpen{
+                .path = fmt::format("{}/{}", store_.options_.directory, kCheckpointFileName),
+                .mode = runtime::OpenMode::kRead,
+                .done = [this](runtime::DiskOpen& open, const Status& status) {
+                    if (!status.is_ok()) return set_checkpoint_aside(status.message());
+                    checkpoint_file_ = open.file;
+                    checkpoint_is_open_ = true;
+                    measure_checkpoint();
+                }};
+        store_.disk_.open(open_);
+    }
+
+    void measure_checkpoint() {
+        size_ = runtime::DiskFileSize{
+                .file = checkpoint_file_,
+                .done = [this](runtime::DiskFileSize& request, const Status& status) {
+                    if (!status.is_ok()) return set_checkpoint_aside(status.message());
+                    if (request.size > kCheckpointFileBytesMax) {
+                        return set_checkpoint_aside(
+                                fmt::format("{} bytes, over the {} recovery reads",
+                                            request.size,
+                                            kCheckpointFileBytesMax));
+                    }
+                    read_checkpoint(request.size);
+                }};
+        store_.disk_.file_size(size_);
+    }
+
+    void read_checkpoint(uint64_t file_bytes) {
+        contents_ = Buffer(file_bytes);
+        read_ = runtime::DiskRead{.file = checkpoint_file_,
+                                  .offset = 0,
+                                  .target = contents_.mutable_view(),
+                                  .done = [this](runtime::DiskRead& request, const Status& status) {
+                                      if (!status.is_ok()) {
+                                          return set_checkpoint_aside(status.message());
+                                      }
+                                      contents_.resize(request.read_bytes);
+                                      load_checkpoint();
+                                  }};
+        store_.disk_.read(read_);
+    }
+
+    void load_checkpoint() {
+        const Status decoded = decode_checkpoint(
+                contents_.view(), checkpoint_, [this](const CheckpointEntry& entry) {
+                    load_entry(entry);
+                    return Status::ok();
+                });
+        contents_ = Buffer();
+        if (!decoded.is_ok()) return set_checkpoint_aside(decoded.message());
+        store_.disk_.close(checkpoint_file_);
+        checkpoint_is_open_ = false;
+        for (const CheckpointSegment& segment : checkpoint_.segments) {
+            covered_.emplace(segment.sequence, segment.bytes);
+        }
+        store_.lsn_last_ = std::max(store_.lsn_last_, checkpoint_.lsn_last);
+        store_.put_last_ = std::max(store_.put_last_, checkpoint_.put_last);
+        use_checkpoint_ = true;
+        open_next();
+    }
+
+    // An entry whose record the scan will read again is left to the scan: it may not have
+    // become durable. Its pieces are kept either way: a commit the scan finds may have its
+    // pieces in a segment before replay_from.
+    void load_entry(const CheckpointEntry& entry) {
+        store_.put_last_ = std::max(store_.put_last_, to_u64(entry.put));
+        for (uint32_t index = 0; index < entry.pieces.size(); ++index) {
+            pieces_[entry.put][index] = entry.pieces[index];
+        }
+        if (entry.location.segment >= checkpoint_.replay_from) return;
+        Latest latest{.is_tombstone = entry.is_tombstone,
+                      .version = entry.version,
+                      .location = entry.location,
+                      .put = entry.put,
+                      .object_bytes = entry.object_bytes,
+                      .digest = entry.digest,
+                      .piece_count = entry.piece_count,
+                      .damage = std::string(entry.damage)};
+        // Entries come in key order, so the hint makes loading a large index cheap.
+        auto loaded = latest_.emplace_hint(latest_.end(), std::string(entry.key), latest);
+        if (loaded->second.version < latest.version) loaded->second = std::move(latest);
+    }
+
+    void set_checkpoint_aside(std::string_view reason) {
+        if (checkpoint_is_open_) store_.disk_.close(checkpoint_file_);
+        checkpoint_is_open_ = false;
+        contents_ = Buffer();
+        latest_.clear();
+        pieces_.clear();
+        store_.counters_.checkpoints_set_aside += 1;
+        store_.log_.warn("checkpoint_not_used directory={} reason=\"{}\"",
+                         store_.options_.directory,
+                         reason);
+        open_next();
+    }
+
+    // A segment the checkpoint covers is taken as it lists it, without reading it.
+    void take_covered(uint64_t file_bytes) {
+        auto listed = covered_.find(current_);
+        if (listed == covered_.end() || listed->second != file_bytes) {
+            store_.disk_.close(file_);
+            return fall_back(
+                    fmt::format("segment {} of {} bytes is not as it lists", current_, file_bytes));
+        }
+        store_.segments_.emplace(
+                current_,
+                Segment{.file = file_, .is_open = true, .bytes = file_bytes, .live_bytes = 0});
+        open_next();
+    }
+
+    // Every record the index will point to must lie inside a segment that is there.
+    Status check_consistency() const {
+        auto check = [this](const RecordLocation& location) {
+            auto segment = store_.segments_.find(location.segment);
+            return segment != store_.segments_.end() &&
+                   location.offset + location.record_bytes <= segment->second.bytes;
+        };
+        for (const auto& [key, latest] : latest_) {
+            if (!check(latest.location)) {
+                return Status::corruption(
+                        fmt::format("a record at segment {} offset {} is not there",
+                                    latest.location.segment,
+                                    latest.location.offset));
+            }
+            if (latest.is_tombstone || latest.piece_count == 0 || !latest.damage.empty()) continue;
+            const auto pieces = pieces_.find(latest.put);
+            for (uint32_t index = 0; index < latest.piece_count; ++index) {
+                if (pieces == pieces_.end() || !pieces->second.contains(index) ||
+                    !check(pieces->second.at(index))) {
+                    return Status::corruption(fmt::format(
+                            "piece {} of put {} is not there", index, to_u64(latest.put)));
+                }
+            }
+        }
+        return Status::ok();
+    }
+
+    // Starts over without the checkpoint. Nothing was published yet; what was found so far is
+    // forgotten and found again.
+    void fall_back(std::string_view reason) {
+        store_.log_.warn("checkpoint_not_used directory={} reason=\"{}\"",
+                         store_.options_.directory,
+                         reason);
+        for (auto& [sequence, segment] : store_.segments_) {
+            if (segment.is_open) store_.disk_.close(segment.file);
+        }
+        store_.segments_.clear();
+        const uint64_t torn_tails = store_.counters_.torn_tails;
+        store_.counters_ = counters_at_start_;
+        store_.counters_.torn_tails = torn_tails;
+        store_.counters_.checkpoints_set_aside += 1;
+        store_.lsn_last_ = 0;
+        store_.put_last_ = 0;
+        store_.appended_since_checkpoint_ = 0;
+        latest_.clear();
+        pieces_.clear();
+        use_checkpoint_ = false;
+        reusable_ = false;
+        next_ = 0;
+        open_next();
     }
 
     void open_next() {
@@ -91,6 +266,9 @@ private:
                 .file = file_,
                 .done = [this](runtime::DiskFileSize& request, const Status& status) {
                     if (!status.is_ok()) return fail(status);
+                    if (use_checkpoint_ && current_ < checkpoint_.replay_from) {
+                        return take_covered(request.size);
+                    }
                     if (request.size > kSegmentFileBytesMax) {
                         report_unreadable(request.size,
                                           fmt::format("{} bytes, over the {} a segment may hold",
@@ -132,6 +310,8 @@ private:
             return open_next();
         }
         const SegmentScan& segment = scanned.value();
+        store_.counters_.segments_replayed += 1;
+        store_.appended_since_checkpoint_ += contents_.size();
         store_.segments_.emplace(current_,
                                  Segment{.file = file_,
                                          .is_open = true,
@@ -303,7 +483,8 @@ private:
         object->digest = latest.digest;
         object->put = latest.put;
         object->commit = latest.location;
-        if (latest.piece_count == 0) return object;
+        object->damage = latest.damage;
+        if (latest.piece_count == 0 || !latest.damage.empty()) return object;
         const auto found = pieces_.find(latest.put);
         uint64_t data_bytes = 0;
         for (uint32_t index = 0; index < latest.piece_count; ++index) {
@@ -365,6 +546,12 @@ private:
     }
 
     void publish() {
+        if (use_checkpoint_) {
+            if (Status consistent = check_consistency(); !consistent.is_ok()) {
+                return fall_back(consistent.message());
+            }
+        }
+        store_.counters_.recovered_from_checkpoint = use_checkpoint_;
         for (auto& [key, latest] : latest_) {
             if (latest.is_tombstone) {
                 store_.publish_tombstone(key, latest.version, latest.location);
@@ -383,11 +570,15 @@ private:
         store_.append_segment_ = reusable_ ? sequence_max : sequence_max + 1;
         store_.append_offset_ = reusable_ ? reuse_offset_ : 0;
         store_.opened_ = true;
-        store_.log_.info("store_recovered directory={} segments={} objects={} lsn={}",
-                         store_.options_.directory,
-                         store_.segments_.size(),
-                         store_.objects_,
-                         store_.lsn_last_);
+        store_.log_.info(
+                "store_recovered directory={} segments={} replayed={} checkpoint={} objects={} "
+                "lsn={}",
+                store_.options_.directory,
+                store_.segments_.size(),
+                store_.counters_.segments_replayed,
+                use_checkpoint_ ? "used" : "none",
+                store_.objects_,
+                store_.lsn_last_);
         complete(Status::ok());
     }
 
@@ -407,10 +598,16 @@ private:
 
     DiskStore& store_;
     Done done_;
-    std::vector<uint64_t> sequences_;  // Sorted: kList returns names in order.
+    DiskStoreStats counters_at_start_;
+    bool use_checkpoint_ = false;
+    CheckpointHeader checkpoint_;
+    std::map<uint64_t, uint64_t> covered_;  // Segment to its size, as the checkpoint lists.
+    std::vector<uint64_t> sequences_;       // Sorted: kList returns names in order.
     size_t next_ = 0;
     uint64_t current_ = 0;
     runtime::FileId file_{};
+    runtime::FileId checkpoint_file_{};
+    bool checkpoint_is_open_ = false;
     Buffer contents_;
     bool reusable_ = false;  // The last segment takes appends at reuse_offset_.
     uint64_t reuse_offset_ = 0;

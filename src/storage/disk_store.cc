@@ -268,6 +268,7 @@ RecordLocation DiskStore::append_record(
                                   .data_bytes = data_bytes};
     append_offset_ += bytes;
     appended_since_free_space_ += bytes;
+    appended_since_checkpoint_ += bytes;
     segments_.at(append_segment_).bytes = append_offset_;
     return location;
 }
@@ -285,6 +286,7 @@ void DiskStore::on_tick() {
     ticks_since_free_space_ += 1;
     if (ticks_since_free_space_ >= options_.free_space_refresh_ticks) refresh_free_space();
     drive_compaction();
+    drive_checkpoint();
     if (options_.fsync.policy != FsyncPolicy::kInterval || !has_unsynced_) return;
     ticks_since_sync_ += 1;
     if (uint64_t{ticks_since_sync_} * options_.tick_ms >= options_.fsync.interval_ms) {
@@ -684,7 +686,8 @@ void DiskStore::quiesce() {
 bool DiskStore::is_idle() const {
     if (quiescing_ && writes_stopped_.is_ok() && (has_unsynced_ || sync_due_)) return false;
     return !flush_in_flight_ && !free_space_in_flight_ && reads_.empty() &&
-           (recovery_ == nullptr || recovery_finished_) && !is_compaction_busy();
+           (recovery_ == nullptr || recovery_finished_) && !is_compaction_busy() &&
+           !is_checkpoint_busy();
 }
 
 DiskStoreStats DiskStore::stats() const {

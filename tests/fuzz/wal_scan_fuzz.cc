@@ -1,16 +1,21 @@
-// Fuzz target: the WAL recovery scanner and record decoder (src/storage/segment_scan.cc).
+// Fuzz target: the WAL recovery scanner and record decoder (src/storage/segment_scan.cc), and
+// the index checkpoint decoder (src/storage/index_checkpoint.cc).
 //
 // Half the inputs are taken as raw segment bytes behind a valid segment header; the other half
 // as a recipe that builds a valid segment from the input's bytes and then damages it (a bit
 // flip, a zeroed range, a cut), so the fuzzer reaches deep into both the valid and the
 // damaged paths. Whatever the bytes, the scanner must not crash, leak or read out of bounds,
 // and what it returns must hold: records decode again, lsns increase, ranges are in bounds.
+// A quarter of the inputs go to the checkpoint decoder: raw, and as a recipe for a valid
+// checkpoint with one byte changed and the checksum sealed again, so the field checks are hit.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
 #include "shoal/base/assert.h"
 #include "shoal/base/coding.h"
+#include "shoal/base/hash.h"
+#include "shoal/storage/index_checkpoint.h"
 #include "shoal/storage/record_body.h"
 #include "shoal/storage/segment_scan.h"
 
@@ -107,10 +112,54 @@ void check(ByteView segment) {
     }
 }
 
+// Whatever decodes holds: every location inside the segment limits, pieces as counted.
+void check_checkpoint(ByteView file) {
+    shoal::storage::CheckpointHeader header;
+    (void)shoal::storage::decode_checkpoint(
+            file, header, [&](const shoal::storage::CheckpointEntry& entry) {
+                SHOAL_ASSERT(!entry.key.empty());
+                SHOAL_ASSERT(entry.location.segment != 0);
+                if (entry.damage.empty()) SHOAL_ASSERT(entry.pieces.size() == entry.piece_count);
+                return shoal::Status::ok();
+            });
+}
+
+Buffer build_checkpoint(Recipe& recipe) {
+    using shoal::storage::RecordLocation;
+    shoal::storage::CheckpointWriter writer({.replay_from = 9, .segments = {{1, 4096}, {4, 100}}});
+    const size_t count = recipe.next() % 8;
+    std::string key;
+    for (size_t index = 0; index < count; index++) {
+        key.assign(1 + recipe.next() % 16, static_cast<char>('a' + index));
+        shoal::storage::CheckpointEntry entry{
+                .key = key,
+                .is_tombstone = recipe.next() % 3 == 0,
+                .version = {.hlc = recipe.next(), .node = shoal::NodeId{recipe.next()}},
+                .location = {.segment = 1, .offset = 32, .record_bytes = 64, .data_bytes = 8},
+                .put = shoal::storage::PutId{1 + index}};
+        entry.piece_count = recipe.next() % 4;
+        entry.pieces.assign(entry.piece_count, RecordLocation{4, 32, 64, 8});
+        writer.add(entry);
+    }
+    Buffer file = writer.finish();
+    const size_t at = (recipe.next() * 131U) % file.size();
+    file[at] ^= std::byte{recipe.next()};
+    const size_t sealed = file.size() - 8;
+    shoal::encode_fixed64(file.data() + sealed, shoal::hash64(file.view().first(sealed)));
+    return file;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size == 0) return 0;
+    if (data[0] % 4 == 3) {
+        check_checkpoint(ByteView(reinterpret_cast<const std::byte*>(data + 1), size - 1));
+        Recipe recipe(data + 1, size - 1);
+        const Buffer file = build_checkpoint(recipe);
+        check_checkpoint(file.view());
+        return 0;
+    }
     if (data[0] % 2 == 0) {
         Buffer segment;
         shoal::storage::encode_segment_header({.sequence = 1}, segment);

@@ -261,6 +261,13 @@ DiskStore::Options small_store_options() {
     return options;
 }
 
+// Checkpoints often enough that the crash points fall before, inside and after them.
+DiskStore::Options checkpointing_store_options() {
+    DiskStore::Options options = small_store_options();
+    options.checkpoint_interval_bytes = 48 * 1024;
+    return options;
+}
+
 TEST_CASE("disk store: acknowledged puts and deletes survive crashes at random points",
           "[sim][disk_store]") {
     constexpr uint64_t kSeeds = 200;
@@ -268,9 +275,11 @@ TEST_CASE("disk store: acknowledged puts and deletes survive crashes at random p
     uint64_t torn_tails = 0;
     uint64_t acknowledged = 0;
     uint64_t compactions = 0;
+    uint64_t checkpoints = 0;
+    uint64_t recoveries_from_checkpoint = 0;
     for (uint64_t seed = 1; seed <= kSeeds; ++seed) {
         CAPTURE(seed);
-        StoreHarness harness(seed, DiskFaults{}, small_store_options());
+        StoreHarness harness(seed, DiskFaults{}, checkpointing_store_options());
         Workload workload(harness, seed * 7919);
         Prng prng(seed);
         REQUIRE(harness.open().is_ok());
@@ -278,9 +287,13 @@ TEST_CASE("disk store: acknowledged puts and deletes survive crashes at random p
             CAPTURE(crash);
             workload.run_for(prng.below(400));
             compactions += harness.store().stats().compactions;
+            checkpoints += harness.store().stats().checkpoints;
             harness.crash();
             REQUIRE(harness.open().is_ok());
             const storage::DiskStoreStats stats = harness.store().stats();
+            if (stats.recovered_from_checkpoint) recoveries_from_checkpoint += 1;
+            // A checkpoint written while the store ran, crashed or not, is always usable.
+            REQUIRE(stats.checkpoints_set_aside == 0);
             REQUIRE(stats.corrupt_ranges == 0);  // A crash tears; it never corrupts.
             REQUIRE(stats.damaged_objects == 0);
             torn_tails += stats.torn_tails;
@@ -293,10 +306,16 @@ TEST_CASE("disk store: acknowledged puts and deletes survive crashes at random p
     REQUIRE(torn_tails > 0);
     REQUIRE(acknowledged > kSeeds * kCrashesPerSeed);
     REQUIRE(compactions > 0);  // Crashes also hit compactions in progress.
+    REQUIRE(checkpoints > 0);
+    REQUIRE(recoveries_from_checkpoint > kSeeds);  // Most restarts started from a checkpoint.
+    REQUIRE(recoveries_from_checkpoint < kSeeds * kCrashesPerSeed);
 }
 
 // Puts `count` inline objects and waits for all of them to be durable.
-void put_durably(StoreHarness& harness, uint32_t count, uint64_t object_bytes) {
+void put_durably(StoreHarness& harness,
+                 uint32_t count,
+                 uint64_t object_bytes,
+                 uint64_t hlc_base = 0) {
     uint32_t done = 0;
     for (uint32_t index = 0; index < count; ++index) {
         Buffer content(object_bytes);
@@ -313,7 +332,7 @@ void put_durably(StoreHarness& harness, uint32_t count, uint64_t object_bytes) {
         REQUIRE(harness.store()
                         .commit(put.value(),
                                 rest,
-                                Version{.hlc = index + 1u, .node = NodeId{1}},
+                                Version{.hlc = hlc_base + index + 1u, .node = NodeId{1}},
                                 hash64(content.view()),
                                 [&](Status status) {
                                     REQUIRE(status.is_ok());
@@ -524,6 +543,138 @@ TEST_CASE("disk store: a segment that cannot be read is reported, and the node s
     REQUIRE(harness.open().is_ok());
     REQUIRE(harness.store().stats().corrupt_ranges == 1);
     REQUIRE(harness.error_logs() > 0);
+}
+
+// Every visible key with its version and the digest of its bytes as read back.
+std::map<std::string, std::pair<uint64_t, uint64_t>> visible_objects(StoreHarness& harness) {
+    std::map<std::string, std::pair<uint64_t, uint64_t>> visible;
+    const DiskStore::ListPage page = harness.store().list("", "", 100'000);
+    REQUIRE_FALSE(page.truncated);
+    for (const DiskStore::ListEntry& entry : page.entries) {
+        const DiskObjectRef object = harness.store().find(entry.key);
+        Result<Buffer> bytes = harness.read_all(object);
+        REQUIRE(bytes.is_ok());
+        REQUIRE(hash64(bytes.value().view()) == object->digest);
+        visible.emplace(std::string(entry.key), std::pair{object->version.hlc, object->digest});
+    }
+    return visible;
+}
+
+// Runs ticks (and their disk work) until the store has written `count` checkpoints.
+void checkpoint(StoreHarness& harness, uint64_t count) {
+    for (uint32_t tick = 0; tick < 10'000 && harness.store().stats().checkpoints < count; ++tick) {
+        harness.store().on_tick();
+        harness.run_until([&] { return harness.store().is_idle(); });
+    }
+    REQUIRE(harness.store().stats().checkpoints == count);
+}
+
+Status remove_file(StoreHarness& harness, const std::string& path) {
+    std::optional<Status> outcome;
+    runtime::DiskPathRequest request{.kind = runtime::DiskPathRequest::Kind::kRemove,
+                                     .path = path,
+                                     .done = [&](runtime::DiskPathRequest&, Status status) {
+                                         outcome = std::move(status);
+                                     }};
+    harness.disk().path_request(request);
+    harness.run_until([&] { return outcome.has_value(); });
+    return outcome.value_or(Status::timeout("remove never finished"));
+}
+
+// Many objects over several segments, a checkpoint, then overwrites and deletes after it.
+void fill_and_checkpoint(StoreHarness& harness) {
+    REQUIRE(harness.open().is_ok());
+    put_durably(harness, 300, 3000);
+    checkpoint(harness, 1);
+    put_durably(harness, 40, 5000, /*hlc_base=*/1000);
+    for (uint32_t index = 100; index < 120; ++index) {
+        bool removed = false;
+        REQUIRE(harness.store()
+                        .remove("object/" + std::to_string(index),
+                                Version{.hlc = 2000 + index, .node = NodeId{1}},
+                                [&](Status status) { removed = status.is_ok(); })
+                        .is_ok());
+        harness.run_until([&] { return removed; });
+        REQUIRE(removed);
+    }
+}
+
+TEST_CASE("disk store: a restart from the checkpoint finds what a scan of every segment finds",
+          "[sim][disk_store]") {
+    DiskStore::Options options = small_store_options();
+    options.checkpoint_interval_bytes = 64 * 1024;
+    options.compaction_garbage_percent = 0;  // Keep every segment, so the scan has more to do.
+    StoreHarness harness(/*seed=*/11, DiskFaults{.tear_per_million = 0}, options);
+    fill_and_checkpoint(harness);
+    harness.crash();
+
+    REQUIRE(harness.open().is_ok());
+    const storage::DiskStoreStats from_checkpoint = harness.store().stats();
+    REQUIRE(from_checkpoint.recovered_from_checkpoint);
+    REQUIRE(from_checkpoint.segments_replayed < from_checkpoint.segments);
+    const auto with_checkpoint = visible_objects(harness);
+    REQUIRE(with_checkpoint.size() == 300 - 20);
+    REQUIRE(with_checkpoint.at("object/5").first == 1006);  // Overwritten after it.
+    REQUIRE_FALSE(with_checkpoint.contains("object/110"));  // Deleted after it.
+    harness.crash();
+
+    REQUIRE(remove_file(harness, "/data/index.checkpoint").is_ok());
+    REQUIRE(harness.open().is_ok());
+    const storage::DiskStoreStats scanned = harness.store().stats();
+    REQUIRE_FALSE(scanned.recovered_from_checkpoint);
+    REQUIRE(scanned.segments_replayed == scanned.segments);
+    REQUIRE(visible_objects(harness) == with_checkpoint);
+    REQUIRE(scanned.objects == from_checkpoint.objects);
+    REQUIRE(scanned.live_bytes == from_checkpoint.live_bytes);
+    REQUIRE(harness.error_logs() == 0);
+}
+
+TEST_CASE("disk store: a damaged checkpoint, or one the segments disagree with, is set aside",
+          "[sim][disk_store]") {
+    DiskStore::Options options = small_store_options();
+    options.checkpoint_interval_bytes = 64 * 1024;
+    options.compaction_garbage_percent = 0;
+    StoreHarness harness(/*seed=*/12, DiskFaults{.tear_per_million = 0}, options);
+    fill_and_checkpoint(harness);
+    const auto before = visible_objects(harness);
+    harness.crash();
+
+    SECTION("a flipped bit in the checkpoint") {
+        REQUIRE(harness.disk().flip_bit("/data/index.checkpoint", 1000, 2));
+        REQUIRE(harness.open().is_ok());
+        REQUIRE(harness.error_logs() == 0);  // Only slower: nothing is lost.
+    }
+    SECTION("a segment the checkpoint covers has changed size") {
+        const std::string path = "/data/" + storage::segment_file_name(1);
+        const std::optional<Buffer> contents = harness.disk().contents(path);
+        REQUIRE(contents.has_value());
+        runtime::DiskOpen open{.path = path, .mode = runtime::OpenMode::kReadWrite};
+        std::optional<Status> outcome;
+        open.done = [&](runtime::DiskOpen&, Status status) {
+            outcome = std::move(status);
+        };
+        harness.disk().open(open);
+        harness.run_until([&] { return outcome.has_value(); });
+        REQUIRE(outcome->is_ok());
+        // Zeros appended past the end: a clean end to a scan, but not what the checkpoint says.
+        const Buffer zeros(512);
+        runtime::DiskWrite write{
+                .file = open.file, .offset = contents->size(), .data = zeros.view()};
+        outcome.reset();
+        write.done = [&](runtime::DiskWrite&, Status status) {
+            outcome = std::move(status);
+        };
+        harness.disk().write(write);
+        harness.run_until([&] { return outcome.has_value(); });
+        REQUIRE(outcome->is_ok());
+        harness.disk().close(open.file);
+        REQUIRE(harness.open().is_ok());
+    }
+    const storage::DiskStoreStats stats = harness.store().stats();
+    REQUIRE_FALSE(stats.recovered_from_checkpoint);
+    REQUIRE(stats.checkpoints_set_aside == 1);
+    REQUIRE(stats.segments_replayed == stats.segments);
+    REQUIRE(visible_objects(harness) == before);
 }
 
 TEST_CASE("disk store: compaction keeps the log near the live data under overwrites and deletes",

@@ -8,7 +8,9 @@
 // puts and deletes of that turn applied to the index and acknowledged (under the default fsync
 // policy). A put is therefore visible exactly when it is durable, and a partial one never is.
 //
-// Recovery (open) replays every segment in order with the scanner (segment_scan.h): a torn tail
+// Recovery (open) loads the index checkpoint (index_checkpoint.h), if there is a usable one,
+// and replays the segments written after it in order with the scanner (segment_scan.h); with
+// no checkpoint, or one that does not match the segments, it replays them all. A torn tail
 // is truncated; corruption before the tail is logged with its segment and offset, counted, and
 // the objects that lose a piece to it are kept as damaged (a get fails with kCorruption naming
 // what is missing), never returned and never silently dropped.
@@ -46,6 +48,8 @@
 #include "shoal/storage/wal_record.h"
 
 namespace shoal::storage {
+
+struct CheckpointHeader;
 
 enum class FsyncPolicy : uint8_t {
     kAlways,    // Acknowledge after the fdatasync that covers the write.
@@ -109,6 +113,10 @@ struct DiskStoreStats {
     uint64_t damaged_objects = 0;            // Objects with a piece lost to corruption.
     uint64_t torn_tails = 0;                 // Torn tails truncated by recovery.
     uint64_t compactions = 0;                // Segments compacted and removed.
+    uint64_t checkpoints = 0;                // Index checkpoints written.
+    uint64_t segments_replayed = 0;          // Segments the last recovery scanned.
+    bool recovered_from_checkpoint = false;  // The last recovery started from a checkpoint.
+    uint64_t checkpoints_set_aside = 0;      // Found unusable: the segments were scanned.
     uint64_t write_backlog_bytes_peak = 0;   // The most ever appended and waiting for a flush.
     uint64_t read_bytes_in_flight_peak = 0;  // The most piece reads ever held at once.
     uint64_t compaction_bytes_copied = 0;
@@ -138,6 +146,10 @@ public:
         // records is compacted (0: never). Checked every compaction_check_ticks.
         uint32_t compaction_garbage_percent = 50;
         uint32_t compaction_check_ticks = 100;
+        // storage.checkpoint_interval_bytes: the index is checkpointed once the log has grown
+        // by this much (and by 4x the last checkpoint's size) since the last one, so a restart
+        // scans only what came after it (0: never; recovery then scans every segment).
+        uint64_t checkpoint_interval_bytes = uint64_t{256} << 20;
 
         Status validate() const;
     };
@@ -225,6 +237,7 @@ private:
     struct Completion;
     class Recovery;
     class Compaction;
+    class Checkpointer;
 
     RecordLocation append_record(
             Lsn lsn, RecordKind kind, ByteView body_head, ByteView body_tail, uint32_t data_bytes);
@@ -311,6 +324,7 @@ private:
     std::optional<uint64_t> compaction_candidate() const;
     void drive_compaction();
     bool is_compaction_busy() const;
+    uint64_t compaction_unindexed_segment() const;
     static void delete_compaction(Compaction* compaction);
     std::unique_ptr<Compaction, void (*)(Compaction*)> compaction_{nullptr, &delete_compaction};
     std::set<uint64_t> compaction_failed_segments_;  // Not tried again until a restart.
@@ -319,6 +333,15 @@ private:
     std::multiset<std::string, std::less<>> committing_keys_;  // Of those commits.
     uint32_t ticks_since_compaction_check_ = 0;
     bool quiescing_ = false;
+
+    CheckpointHeader checkpoint_header() const;
+    void drive_checkpoint();
+    bool is_checkpoint_busy() const;
+    static void delete_checkpointer(Checkpointer* checkpointer);
+    std::unique_ptr<Checkpointer, void (*)(Checkpointer*)> checkpointer_{nullptr,
+                                                                         &delete_checkpointer};
+    uint64_t appended_since_checkpoint_ = 0;
+    uint64_t checkpoint_bytes_last_ = 0;
 };
 
 }  // namespace shoal::storage

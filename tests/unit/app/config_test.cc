@@ -40,6 +40,9 @@ TEST_CASE("config: the shipped single-node config parses to the defaults", "[uni
     REQUIRE(config.value().disk_reserve_bytes == defaults.disk_reserve_bytes);
     REQUIRE(config.value().compaction_garbage_percent == defaults.compaction_garbage_percent);
     REQUIRE(config.value().node_options(NodeId{1}).disk.compaction_garbage_percent == 50);
+    REQUIRE(config.value().checkpoint_interval_bytes == defaults.checkpoint_interval_bytes);
+    REQUIRE(config.value().node_options(NodeId{1}).disk.checkpoint_interval_bytes == uint64_t{256}
+                                                                                             << 20);
     REQUIRE(config.value().shutdown_grace_ms == 5000);
 }
 
@@ -54,6 +57,10 @@ TEST_CASE("config: sizes take units and flags override the file", "[unit][config
     REQUIRE(config.value().listen.port == 0);
     REQUIRE(parse_config("[storage]\nmemory_bytes = 1048576\n", "t", {}).value().memory_bytes ==
             1048576);
+    REQUIRE(parse_config("[storage]\ncheckpoint_interval_bytes = 0\n", "t", {})
+                    .value()
+                    .node_options(NodeId{1})
+                    .disk.checkpoint_interval_bytes == 0);
 }
 
 TEST_CASE("config: the disk reserve is a size or a share of the file system", "[unit][config]") {
