@@ -514,7 +514,9 @@ void UvRuntime::Loop::begin_stop() {
     }
     const std::vector<ConnectionId> outbound(connecting.begin(), connecting.end());
     for (ConnectionId id : outbound) {
-        close_connection(*find(id), Status::unavailable("connect: the node stopped"));
+        UvConnection* connection = find(id);
+        SHOAL_ASSERT(connection != nullptr);  // `connecting` holds only live connections.
+        close_connection(*connection, Status::unavailable("connect: the node stopped"));
     }
     SHOAL_ASSERT(uv_timer_init(&loop, &stop_timer) == 0);
     stop_timer.data = this;
