@@ -189,6 +189,9 @@ void UvDisk::write(runtime::DiskWrite& write) {
                     }
                     written += static_cast<size_t>(done);
                 }
+                if (write.sync && ::fdatasync(fd) != 0) {
+                    return errno_status(errno, "sync", fmt::format("file {}", to_u64(write.file)));
+                }
                 return Status::ok();
             },
             [&write](Status status) { write.done(write, std::move(status)); });

@@ -128,8 +128,34 @@ void SimDisk::write(runtime::DiskWrite& write) {
         }
         apply_write(inode.current, write.offset, write.data);
         inode.unsynced.push_back(PendingChange{.offset = write.offset, .data = Buffer(write.data)});
-        write.done(write, Status::ok());
+        if (!write.sync) return write.done(write, Status::ok());
+        // Written, then synced a moment later: a crash in between finds it unsynced.
+        std::shared_ptr<Inode> synced = found->second.inode;
+        const size_t covered = synced->unsynced.size();
+        complete_later(faults_.sync_latency, [this, &write, synced, covered] {
+            write.done(write, sync_inode(*synced, covered));
+        });
     });
+}
+
+Status SimDisk::sync_inode(Inode& inode, size_t covered) {
+    stats_.syncs += 1;
+    if (std::optional<Status> fault = injected(Operation::kSync, faults_.sync_error_per_million)) {
+        // As after a real fsync failure, what reached the disk is unknown: nothing more
+        // becomes durable here, and a crash decides.
+        return *fault;
+    }
+    for (size_t index = 0; index < covered; index++) {
+        const PendingChange& change = inode.unsynced[index];
+        if (change.is_truncate) {
+            apply_truncate(inode.durable, change.offset);
+        } else {
+            apply_write(inode.durable, change.offset, change.data.view());
+        }
+    }
+    inode.unsynced.erase(inode.unsynced.begin(),
+                         inode.unsynced.begin() + static_cast<ptrdiff_t>(covered));
+    return Status::ok();
 }
 
 void SimDisk::read(runtime::DiskRead& read) {
@@ -161,29 +187,12 @@ void SimDisk::sync(runtime::DiskSync& sync) {
     std::shared_ptr<Inode> inode = found == open_files_.end() ? nullptr : found->second.inode;
     const size_t covered = inode == nullptr ? 0 : inode->unsynced.size();
     complete_later(faults_.sync_latency + latency(), [this, &sync, inode, covered] {
-        stats_.syncs += 1;
         if (inode == nullptr) {
+            stats_.syncs += 1;
             sync.done(sync, Status::invalid_argument("disk: sync of a file not open"));
             return;
         }
-        if (std::optional<Status> fault =
-                    injected(Operation::kSync, faults_.sync_error_per_million)) {
-            // As after a real fsync failure, what reached the disk is unknown: nothing more
-            // becomes durable here, and a crash decides.
-            sync.done(sync, *fault);
-            return;
-        }
-        for (size_t index = 0; index < covered; index++) {
-            const PendingChange& change = inode->unsynced[index];
-            if (change.is_truncate) {
-                apply_truncate(inode->durable, change.offset);
-            } else {
-                apply_write(inode->durable, change.offset, change.data.view());
-            }
-        }
-        inode->unsynced.erase(inode->unsynced.begin(),
-                              inode->unsynced.begin() + static_cast<ptrdiff_t>(covered));
-        sync.done(sync, Status::ok());
+        sync.done(sync, sync_inode(*inode, covered));
     });
 }
 

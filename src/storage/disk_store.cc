@@ -365,26 +365,38 @@ bool DiskStore::start_create(const Batch& batch) {
     return true;
 }
 
+bool DiskStore::needs_sync(const Batch& batch) const {
+    return options_.fsync.policy == FsyncPolicy::kAlways || batch.sync || batch.creates_segment;
+}
+
+// A write that must be synced takes its sync along: one trip to the disk's thread, not two.
 bool DiskStore::start_write(const Batch& batch) {
     if (batch.bytes.empty()) return false;
     const Segment& segment = segments_.at(batch.segment);
     SHOAL_ASSERT(segment.is_open);
-    write_request_ = runtime::DiskWrite{.file = segment.file,
-                                        .offset = batch.offset,
-                                        .data = batch.bytes.view(),
-                                        .done = [this](runtime::DiskWrite&, const Status& status) {
-                                            counters_.writes += 1;
-                                            has_unsynced_ = true;
-                                            flush_step_done(status, "write");
-                                        }};
+    const bool sync = needs_sync(batch);
+    write_request_ =
+            runtime::DiskWrite{.file = segment.file,
+                               .offset = batch.offset,
+                               .data = batch.bytes.view(),
+                               .sync = sync,
+                               .done = [this, sync](runtime::DiskWrite&, const Status& status) {
+                                   counters_.writes += 1;
+                                   has_unsynced_ = true;
+                                   if (sync) {
+                                       counters_.syncs += 1;
+                                       if (status.is_ok()) sync_done();
+                                   }
+                                   flush_step_done(status, sync ? "write and sync" : "write");
+                               }};
     disk_.write(write_request_);
     return true;
 }
 
 bool DiskStore::start_sync(const Batch& batch) {
-    const bool always = options_.fsync.policy == FsyncPolicy::kAlways;
     const Segment& segment = segments_.at(batch.segment);
-    if (!(always || batch.sync || batch.creates_segment) || !segment.is_open) return false;
+    // A batch with bytes was synced by its write.
+    if (!needs_sync(batch) || !batch.bytes.empty() || !segment.is_open) return false;
     sync_request_ = runtime::DiskSync{.file = segment.file,
                                       .done = [this](runtime::DiskSync&, const Status& status) {
                                           counters_.syncs += 1;
@@ -511,7 +523,10 @@ void DiskStore::retire(const RecordLocation& location) {
 }
 
 // A get may still stream an object that left the index: its segments stay until it goes.
+// Only the index holding it (the caller's reference) means no get does: nothing to track, and
+// a weak reference kept anyway would hold the object's memory until a compaction looked.
 void DiskStore::release(const DiskObjectRef& released) {
+    if (released.use_count() <= 1) return;
     std::set<uint64_t> segments{released->commit.segment};
     for (const RecordLocation& piece : released->pieces) {
         segments.insert(piece.segment);

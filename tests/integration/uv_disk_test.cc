@@ -56,7 +56,7 @@ TEST_CASE("integration: UvDisk writes, syncs, reads, lists, renames and removes 
     runtime::DiskOpen open{.path = data_directory + "/segment-1",
                            .mode = runtime::OpenMode::kCreateExclusive};
     const std::string text = "hello, disk";
-    runtime::DiskWrite write{.offset = 4096, .data = as_bytes(text)};
+    runtime::DiskWrite write{.offset = 4096, .data = as_bytes(text), .sync = true};
     runtime::DiskSync sync;
     Buffer target(8192);
     runtime::DiskRead read{.offset = 4090, .target = target.mutable_view()};

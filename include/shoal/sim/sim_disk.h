@@ -106,6 +106,8 @@ private:
     std::optional<Status> injected(Operation operation, uint32_t per_million);
     Status path_operation(runtime::DiskPathRequest& request);
     void crash_inode(Inode& inode);
+    // Makes the first `covered` unsynced changes durable, or fails as injected.
+    Status sync_inode(Inode& inode, size_t covered);
 
     EventQueue& events_;
     Prng prng_;

@@ -246,6 +246,7 @@ private:
     void start_flush();
     void flush_step();
     bool start_create(const Batch& batch);
+    bool needs_sync(const Batch& batch) const;
     bool start_write(const Batch& batch);
     bool start_sync(const Batch& batch);
     void sync_done();
