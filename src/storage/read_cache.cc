@@ -7,7 +7,7 @@ namespace shoal::storage {
 std::shared_ptr<const Buffer> ReadCache::find(Key key) {
     auto found = entries_.find(key);
     if (found == entries_.end()) return nullptr;
-    recency_.splice(recency_.begin(), recency_, found->second.recency);
+    found->second.used = true;
     return found->second.piece;
 }
 
@@ -15,29 +15,41 @@ void ReadCache::insert(Key key, std::shared_ptr<const Buffer> piece) {
     SHOAL_ASSERT(piece != nullptr);
     if (auto found = entries_.find(key); found != entries_.end()) erase(found);
     if (piece->size() > bytes_max_ / 4) return;
-    recency_.push_front(key);
+    clock_.push_front(key);
     used_bytes_ += piece->size();
-    entries_.emplace(key, Entry{.piece = std::move(piece), .recency = recency_.begin()});
+    entries_.emplace(key, Entry{.piece = std::move(piece), .position = clock_.begin()});
     while (used_bytes_ > bytes_max_) {
-        SHOAL_ASSERT(!recency_.empty());
-        erase(entries_.find(recency_.back()));
+        evict_one();
     }
 }
 
+// A piece found since it was last looked at gets another round at the front. Ends: each pass
+// clears a mark, so within two rounds an unmarked piece comes up.
+void ReadCache::evict_one() {
+    for (size_t step = 0; step <= 2 * entries_.size(); ++step) {
+        SHOAL_ASSERT(!clock_.empty());
+        auto oldest = entries_.find(clock_.back());
+        SHOAL_ASSERT(oldest != entries_.end());
+        if (!oldest->second.used) return erase(oldest);
+        oldest->second.used = false;
+        clock_.splice(clock_.begin(), clock_, oldest->second.position);
+    }
+    SHOAL_ASSERT(false && "the clock found nothing to evict");
+}
+
 void ReadCache::erase_segment(uint64_t segment) {
-    auto entry = entries_.lower_bound(Key{segment, 0});
-    while (entry != entries_.end() && entry->first.first == segment) {
+    for (auto entry = entries_.begin(); entry != entries_.end();) {
         auto next = std::next(entry);
-        erase(entry);
+        if (entry->first.first == segment) erase(entry);
         entry = next;
     }
 }
 
-void ReadCache::erase(std::map<Key, Entry>::iterator entry) {
+void ReadCache::erase(Entries::iterator entry) {
     SHOAL_ASSERT(entry != entries_.end());
     SHOAL_ASSERT(used_bytes_ >= entry->second.piece->size());
     used_bytes_ -= entry->second.piece->size();
-    recency_.erase(entry->second.recency);
+    clock_.erase(entry->second.position);
     entries_.erase(entry);
 }
 

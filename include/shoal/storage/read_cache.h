@@ -1,16 +1,18 @@
 // ReadCache: the disk store's RAM cache of hot pieces, under a byte budget (storage.cache_bytes).
 //
 // Keyed by where a record lies (segment, offset), which never changes while the record lives,
-// so an overwritten object's pieces simply stop being asked for and age out. Least recently
-// used first out. Pieces are shared: one evicted while a get streams it lives on in that get.
+// so an overwritten object's pieces simply stop being asked for and age out. Eviction is
+// second chance (CLOCK), close to least recently used first out: a hit only marks the piece,
+// and eviction gives a marked piece one more round, so the hit path is a hash lookup. Pieces
+// are shared: one evicted while a get streams it lives on in that get.
 //
 // Pure: no IO, single-threaded.
 #pragma once
 
 #include <cstdint>
 #include <list>
-#include <map>
 #include <memory>
+#include <unordered_map>
 #include <utility>
 
 #include "shoal/base/bytes.h"
@@ -23,12 +25,12 @@ public:
 
     using Key = std::pair<uint64_t, uint64_t>;  // Segment, offset.
 
-    // The piece, now the most recently used; nullptr if absent.
+    // The piece, marked as used; nullptr if absent.
     std::shared_ptr<const Buffer> find(Key key);
     // Adds or replaces the piece and evicts the least recently used over the budget. A piece
     // larger than a quarter of the budget is not kept, so one big object cannot flush the rest.
     void insert(Key key, std::shared_ptr<const Buffer> piece);
-    // Drops every piece of `segment`.
+    // Drops every piece of `segment`. Walks the whole cache: for compaction, not hot paths.
     void erase_segment(uint64_t segment);
 
     uint64_t used_bytes() const { return used_bytes_; }
@@ -37,15 +39,23 @@ public:
 private:
     struct Entry {
         std::shared_ptr<const Buffer> piece;
-        std::list<Key>::iterator recency;
+        std::list<Key>::iterator position;
+        bool used = false;  // Found since it was last passed over for eviction.
     };
+    struct KeyHash {
+        size_t operator()(const Key& key) const {
+            return static_cast<size_t>((key.first * 0x9e3779b97f4a7c15ULL) ^ key.second);
+        }
+    };
+    using Entries = std::unordered_map<Key, Entry, KeyHash>;
 
-    void erase(std::map<Key, Entry>::iterator entry);
+    void erase(Entries::iterator entry);
+    void evict_one();
 
     uint64_t bytes_max_;
     uint64_t used_bytes_ = 0;
-    std::map<Key, Entry> entries_;
-    std::list<Key> recency_;  // Most recently used first.
+    Entries entries_;
+    std::list<Key> clock_;  // Newest first; eviction looks at the back.
 };
 
 }  // namespace shoal::storage

@@ -1,5 +1,6 @@
-// Goal: the read cache stays within its byte budget, evicts the least recently used piece
-// first, refuses pieces too big to share the budget, and forgets a segment on request.
+// Goal: the read cache stays within its byte budget, evicts the oldest piece not used since it
+// was last passed over (second chance), refuses pieces too big to share the budget, and
+// forgets a segment on request.
 //
 // Method: insert and look up pieces of known sizes by hand.
 #include "shoal/storage/read_cache.h"
@@ -13,7 +14,7 @@ std::shared_ptr<const Buffer> piece(size_t bytes) {
     return std::make_shared<Buffer>(bytes);
 }
 
-TEST_CASE("read cache: the least recently used piece goes first", "[unit][read_cache]") {
+TEST_CASE("read cache: the oldest piece not used lately goes first", "[unit][read_cache]") {
     ReadCache cache(1000);
     cache.insert({1, 0}, piece(200));
     cache.insert({1, 200}, piece(200));
@@ -46,6 +47,19 @@ TEST_CASE("read cache: replacing a piece and erasing a segment keep the count ri
     REQUIRE(cache.used_bytes() == 150);
     REQUIRE(cache.size() == 1);
     REQUIRE(cache.find({2, 0}) == nullptr);
+}
+
+TEST_CASE("read cache: a hot piece survives a stream of cold ones", "[unit][read_cache]") {
+    ReadCache cache(1000);
+    cache.insert({1, 0}, piece(100));
+    for (uint64_t offset = 100; offset < 10'000; offset += 100) {
+        REQUIRE(cache.find({1, 0}) != nullptr);
+        cache.insert({1, offset}, piece(100));
+        REQUIRE(cache.used_bytes() <= 1000);
+    }
+    REQUIRE(cache.find({1, 0}) != nullptr);
+    REQUIRE(cache.find({1, 100}) == nullptr);  // Cold and old: long gone.
+    REQUIRE(cache.size() == 10);
 }
 
 }  // namespace
