@@ -3,7 +3,7 @@
 # in the same run, at each cluster size of NODE_COUNTS (default 8 and 32), and prints the
 # figures of both, their ratios and a verdict per target (bench/README.md):
 #
-#   1. join: from starting the first node until every node lists all N members alive
+#   1. join: N-1 nodes converged, from the fork of node N until every node lists all N alive
 #   2. failure detection: from SIGKILLing one node until every other node sees it failed/dead
 #   3. steady-state gossip: bytes per second per node over a quiet window, from the loopback
 #      interface's counters while only that cluster runs
@@ -13,14 +13,16 @@
 #   BUILD_DIR=build/dev bench/compare_serf.sh    uses the binaries already built there
 #
 # Knobs (environment): ROUNDS per cluster size (default 3; medians are reported), NODE_COUNTS
-# the cluster sizes ("8 32"), SETTLE_S seconds between convergence and the quiet window (10),
+# the cluster sizes ("8 32"), SETTLE_S seconds of calm before the join and again before the
+# quiet window (10),
 # QUIET_S the quiet window in seconds (30: serf's push-pull period at these sizes), POLL_MS the
 # pause between two polling sweeps (100), JOIN_TIMEOUT_S and DETECT_TIMEOUT_S bounds on each
 # wait (60, 60), STEP_TIMEOUT seconds for a launcher or build step (120), SYSTEMS which sides to
 # run ("serf shoal"; one alone prints its figures but judges no target), NETNS 1 to run in a
 # network namespace of its own (the default, when unshare can make one) or 0 for the host's,
-# SERF_PORT and SERF_RPC_PORT (7946, 7373), SHOAL_PORT (7400), SHOALD_FLAGS (passed to the
-# launcher), CLUSTER_SH the launcher (scripts/cluster.sh), BUILD_DIR, DATA_PARENT
+# SERF_PORT and SERF_RPC_PORT (7946, 7373), SHOAL_PORT (7400), SHOALD_FLAGS for every shoald
+# ("--storage memory --memory-bytes 64MiB": serf stores nothing, so neither does shoal here),
+# CLUSTER_SH the launcher (scripts/cluster.sh), BUILD_DIR, DATA_PARENT
 # (${TMPDIR:-/tmp}).
 # Exit status: 0 every target met, 1 a target missed (or not judged), 2 a step failed.
 #
@@ -47,6 +49,7 @@ serf_port="${SERF_PORT:-7946}"
 serf_rpc_port="${SERF_RPC_PORT:-7373}"
 shoal_port="${SHOAL_PORT:-7400}"
 data_parent="${DATA_PARENT:-${TMPDIR:-/tmp}}"
+shoald_flags="${SHOALD_FLAGS---storage memory --memory-bytes 64MiB}"
 
 log() { echo "compare_serf: $*" >&2; }
 
@@ -60,8 +63,8 @@ done
 
 # --- packages (before the namespace: apt-get needs the network) -------------------------------
 
-if ! command -v serf >/dev/null || ! command -v jq >/dev/null; then
-    log "installing serf and jq"
+if ! command -v serf >/dev/null; then
+    log "installing serf"
     as_root=()
     if [ "$(id -u)" -ne 0 ]; then
         command -v sudo >/dev/null || { log "need root or sudo to apt-get install serf"; exit 2; }
@@ -71,8 +74,8 @@ if ! command -v serf >/dev/null || ! command -v jq >/dev/null; then
     "${as_root[@]}" apt-get update -qq >/dev/null
     # The package's systemd unit is not started in a container without init; where it would
     # be, its agent binds 0.0.0.0:7946, which SERF_PORT can avoid.
-    "${as_root[@]}" apt-get install -y -qq --no-install-recommends serf jq >/dev/null ||
-        { log "apt-get install serf jq failed"; exit 2; }
+    "${as_root[@]}" apt-get install -y -qq --no-install-recommends serf >/dev/null ||
+        { log "apt-get install serf failed"; exit 2; }
 fi
 
 # --- a network namespace of our own -----------------------------------------------------------
@@ -95,7 +98,7 @@ if [ "${COMPARE_SERF_INSIDE:-}" = 1 ]; then
 fi
 
 work="$(mktemp -d "$data_parent/shoal-compare-serf.XXXXXX")"
-# Processes this script started directly (serf agents, namespace-free helpers), by PID.
+# Processes this script started directly (serf agents, a launcher in the background), by PID.
 started_pids=()
 # Set while a shoal cluster runs: scripts/cluster.sh started its nodes, and `down` stops them.
 shoal_running=0
@@ -201,6 +204,20 @@ sleep_ms() { sleep "$(awk -v ms="$1" 'BEGIN { printf "%.3f", ms / 1000 }')"; }
 # is every byte of every datagram and segment between the nodes, IP headers included.
 lo_sent_bytes() { sed -n 's/^ *lo: *//p' /proc/net/dev | awk '{ print $9 }'; }
 
+# process_start_micros <pid>: when the process was forked, on the $EPOCHREALTIME clock. The
+# kernel keeps it in clock ticks since boot (10 ms) and /proc/uptime gives the boot time to
+# 10 ms, so it is good to about 20 ms. (The command name, in parentheses, may hold spaces: the
+# fields are counted after it.)
+process_start_micros() {
+    local stat ticks uptime now
+    stat="$(<"/proc/$1/stat")"
+    now="$(now_micros)"
+    read -r uptime _ </proc/uptime
+    ticks="$(awk '{ print $20 }' <<<"${stat##*) }")"
+    awk -v t="$ticks" -v hz="$clock_ticks" -v up="$uptime" -v now="$now" \
+        'BEGIN { printf "%.0f", now - (up - t / hz) * 1e6 }'
+}
+
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 cpu_ticks_of() {  # <pids...>: their user + system CPU ticks, summed
     local pid total=0
@@ -231,6 +248,33 @@ largest() {
     printf '%s\n' ${samples[$1]:-} | sort -g | tail -n 1
 }
 
+# member_pairs <address key> <state key>: from a member list in JSON on stdin, one "address
+# state" line per member. It pairs each string value of the first key with the next of the
+# second, which holds for both serf's list and shoal's (each member's address comes before its
+# state, and no other object has those keys). awk, not jq: jq takes 15 ms to start, which would
+# slow every polling sweep by half a second at N=32.
+member_pairs() {
+    awk -v first_key="\"$1\"" -v second_key="\"$2\"" '
+        { text = text $0 }
+        END {
+            while (match(text, /"[A-Za-z_]+"[ \t]*:[ \t]*"[^"]*"/)) {
+                pair = substr(text, RSTART, RLENGTH)
+                text = substr(text, RSTART + RLENGTH)
+                key = pair
+                sub(/[ \t]*:.*/, "", key)
+                value = pair
+                sub(/^[^:]*:[ \t]*"/, "", value)
+                sub(/"$/, "", value)
+                if (key == first_key) {
+                    address = value
+                } else if (key == second_key && address != "") {
+                    print address, value
+                    address = ""
+                }
+            }
+        }'
+}
+
 # --- serf -------------------------------------------------------------------------------------
 
 serf_host() { echo "127.0.0.$((100 + $1))"; }
@@ -239,7 +283,7 @@ serf_pids=()
 # serf_view <i>: node i's member list, one "address state" line per member.
 serf_view() {
     timeout 5 serf members -rpc-addr="$(serf_host "$1"):$serf_rpc_port" -format=json \
-        2>/dev/null | jq -r '.members[] | "\(.addr) \(.status)"' 2>/dev/null
+        2>/dev/null | member_pairs addr status
 }
 
 serf_launch() {  # <i> [join address]
@@ -269,6 +313,11 @@ serf_up() {
     done
 }
 
+# serf_join <i>: starts agent i, joining the first; returns at once.
+serf_join() { serf_launch "$1" "$(serf_host 1):$serf_port"; }
+serf_join_wait() { :; }
+serf_pid_of() { echo "${serf_pids[$1]}"; }
+
 serf_node_pids() { echo "${serf_pids[@]}"; }  # (index 0 is never set)
 serf_address() { echo "$(serf_host "$1"):$serf_port"; }
 
@@ -289,13 +338,13 @@ shoal_cluster_dir="$work/shoal-cluster"
 
 cluster() {  # <verb> <args...>: scripts/cluster.sh under a deadline, its output in the log
     CLUSTER_DIR="$shoal_cluster_dir" SHOALD="$shoald" SHOAL="$shoal" PORT="$shoal_port" \
-        SHOALD_FLAGS="${SHOALD_FLAGS:-}" timeout "$step_timeout" "$cluster_sh" "$@" \
+        SHOALD_FLAGS="$shoald_flags" timeout "$step_timeout" "$cluster_sh" "$@" \
         >>"$work/cluster.log" 2>&1
 }
 
 shoal_view() {
     timeout 5 "$shoal" --node "$(shoal_host "$1"):$shoal_port" --timeout 2 --json status \
-        2>/dev/null | jq -r '.members[] | "\(.address) \(.state)"' 2>/dev/null
+        2>/dev/null | member_pairs address state
 }
 
 shoal_up() {
@@ -303,10 +352,30 @@ shoal_up() {
     cluster up "$1" || fail "scripts/cluster.sh up $1 failed (see $work/cluster.log)"
 }
 
+# shoal_join <i>: `cluster.sh start i` (node i joins through the first live node, node 1) in the
+# background, so that polling runs while the launcher does its bookkeeping; shoal_join_wait
+# waits for the launcher to finish.
+shoal_launcher_pid=""
+shoal_join() {
+    cluster start "$1" &
+    shoal_launcher_pid=$!
+    started_pids+=("$shoal_launcher_pid")
+}
+shoal_join_wait() {
+    wait "$shoal_launcher_pid" ||
+        fail "scripts/cluster.sh start failed (see $work/cluster.log)"
+    local kept=() pid
+    for pid in "${started_pids[@]}"; do
+        [ "$pid" = "$shoal_launcher_pid" ] || kept+=("$pid")
+    done
+    started_pids=("${kept[@]}")
+}
+shoal_pid_of() { cat "$shoal_cluster_dir/node$1/pid"; }
+
 shoal_node_pids() {
     local pid_file
     for pid_file in "$shoal_cluster_dir"/node*/pid; do
-        [ -f "$pid_file" ] && cat "$pid_file"
+        if [ -f "$pid_file" ]; then cat "$pid_file"; fi
     done
 }
 shoal_address() { echo "$(shoal_host "$1"):$shoal_port"; }
@@ -350,6 +419,7 @@ check_converged() { [ "$(grep -c ' alive$' <<<"$1")" -eq "$expect_count" ]; }
 # Dead (serf: failed), departed after it, or gone from the list all mean "seen as failed".
 check_detected() {
     local state
+    [ -n "$1" ] || return 1  # A view always lists the node itself: this was no answer.
     state="$(awk -v a="$victim" '$1 == a { print $2 }' <<<"$1")"
     case "$state" in
     "" | failed | dead | departed) return 0 ;;
@@ -357,9 +427,9 @@ check_detected() {
     esac
 }
 
-# poll_all <system> <check> <timeout s> <t0 micros> <what> <nodes...>: sets poll_seconds, from
-# t0 to the time the last node reached the condition, and adds each sweep's length (ms) to the
-# samples named by sweep_key.
+# poll_all <system> <check> <timeout s> <t0 micros> <what> <nodes...>: polling starts at t0
+# (no node has the condition before it); sets poll_latest, the time (micros) the last node
+# reached the condition, and adds each sweep's length (ms) to the samples named by sweep_key.
 poll_all() {
     local system="$1" check="$2" limit="$3" t0="$4" what="$5"
     shift 5
@@ -401,25 +471,43 @@ poll_all() {
     for node in "$@"; do
         if [ "${seen[$node]}" -gt "$latest" ]; then latest="${seen[$node]}"; fi
     done
-    poll_seconds="$(seconds_between "$t0" "$latest")"
+    poll_latest="$latest"
 }
 
-# --- one measurement: start, converge, quiet window, SIGKILL, detection, stop -----------------
+# --- one measurement: start, join, quiet window, SIGKILL, detection, stop ---------------------
 
 # measure <system> <N> <round>: adds <system>_<N>_{join_s,detect_s,bytes,cpu} samples.
+#
+# The join measured is one node's: N-1 nodes are started and converged first (not timed: how
+# fast a launcher starts processes one after the other is not the protocol's business), then
+# node N starts, joining node 1, and the time runs from its fork until every node, node N
+# included, lists all N members alive.
 measure() {
     local system="$1" count="$2" round="$3" t0 bytes_before bytes_after ticks_before ticks_after
-    local window_start window_end pids seconds
-    log "round $round of $rounds: $system, $count nodes: starting"
+    local window_start window_end pids seconds joiner_start
+    log "round $round of $rounds: $system, $count nodes: starting $((count - 1))"
+
+    expect_count=$((count - 1))
+    sweep_key="${system}_${count}_start_sweep_ms"
+    t0="$(now_micros)"
+    "${system}_up" $((count - 1))
+    poll_all "$system" check_converged "$join_timeout_s" "$t0" "start of $((count - 1)) nodes" \
+        $(seq 1 $((count - 1)))
+    log "  $((count - 1)) converged in $(seconds_between "$t0" "$poll_latest") s; settling" \
+        "$settle_s s, then node $count joins"
+    sleep "$settle_s"
 
     expect_count="$count"
     sweep_key="${system}_${count}_sweep_ms"
     t0="$(now_micros)"
-    "${system}_up" "$count"
-    poll_all "$system" check_converged "$join_timeout_s" "$t0" "join of $count nodes" \
+    "${system}_join" "$count"
+    poll_all "$system" check_converged "$join_timeout_s" "$t0" "join of node $count" \
         $(seq 1 "$count")
-    add_sample "${system}_${count}_join_s" "$poll_seconds"
-    log "  converged in $poll_seconds s; settling $settle_s s, then a quiet window of $quiet_s s"
+    "${system}_join_wait"
+    joiner_start="$(process_start_micros "$("${system}_pid_of" "$count")")"
+    add_sample "${system}_${count}_join_s" "$(seconds_between "$joiner_start" "$poll_latest")"
+    log "  node $count joined in $(seconds_between "$joiner_start" "$poll_latest") s; settling" \
+        "$settle_s s, then a quiet window of $quiet_s s"
 
     sleep "$settle_s"
     read -r -a pids <<<"$("${system}_node_pids" | tr '\n' ' ')"
@@ -438,15 +526,15 @@ measure() {
         -v hz="$clock_ticks" -v s="$seconds" -v n="$count" \
         'BEGIN { printf "%.2f", 100 * t / hz / s / n }')"
 
-    # The victim is the last node started: neither the seed the others joined through nor
-    # special in any other way.
+    # The victim is node N, the last to join: not the node the others joined through.
     victim="$("${system}_address" "$count")"
     t0="$(now_micros)"
     "${system}_kill" "$count"
     poll_all "$system" check_detected "$detect_timeout_s" "$t0" "detection of node $count" \
         $(seq 1 $((count - 1)))
-    add_sample "${system}_${count}_detect_s" "$poll_seconds"
-    log "  node $count seen failed by all others in $poll_seconds s; stopping"
+    add_sample "${system}_${count}_detect_s" "$(seconds_between "$t0" "$poll_latest")"
+    log "  node $count seen failed by all others in $(seconds_between "$t0" "$poll_latest") s;" \
+        "stopping"
     "${system}_down"
 }
 
@@ -500,6 +588,7 @@ echo
 echo "shoal vs serf membership on $(nproc) cores, $rounds rounds, medians; loopback" \
     "$([ "$in_namespace" = 1 ] && echo "in a network namespace of its own" || echo "(the host's)")"
 echo "serf: $serf_version, -profile=lan; shoal binaries: $binaries_note"
+if want shoal; then echo "shoald flags: ${shoald_flags:-(none)}"; fi
 echo "(load average before the run: $load_before; after: $load_after)"
 row "measure" "shoal" "serf" "ratio" "target" "verdict"
 for count in $node_counts; do
@@ -542,11 +631,12 @@ for count in $node_counts; do
             "$(largest "${system}_${count}_sweep_ms") ms"
     done
 done
-echo "  join: from starting the first node to the moment every node's view lists all N members"
-echo "  alive; detect: from the SIGKILL of node N until every other node lists it failed (serf)"
-echo "  or dead (shoal); bytes/s/node: loopback bytes sent (IP headers included) over a quiet"
-echo "  window of $quiet_s s, $settle_s s after convergence, divided by N; idle CPU: the nodes'"
-echo "  user + system time over the same window, per node, in % of one core."
+echo "  join: N-1 nodes converged, from the fork of node N (joining node 1) until every node's"
+echo "  view lists all N members alive; detect: from the SIGKILL of node N until every other"
+echo "  node lists it failed (serf) or dead (shoal); bytes/s/node: loopback bytes sent (IP"
+echo "  headers included) over a quiet window of $quiet_s s, $settle_s s after the join, divided"
+echo "  by N; idle CPU: the nodes' user + system time over that window, per node, in % of one"
+echo "  core."
 if [ "$in_namespace" = 0 ]; then
     echo "  warning: the host's loopback, where other programs sent $background_bytes bytes/s" \
         "before the run; the bytes rows include whatever they sent during the windows"
