@@ -80,6 +80,50 @@ constexpr size_t stats_counter_count() {
 static_assert(kStatsReplyBytes == 1 + stats_counter_count() * 8 + 1,
               "storage_mode, the counters and writes_stopped make the whole stats reply");
 
+Status check_push_pull_state(ByteView state, std::string_view what) {
+    if (state.empty()) return Status::invalid_argument(fmt::format("{}: empty", what));
+    if (state.size() > kPushPullStateBytesMax) {
+        return Status::invalid_argument(fmt::format("{}: {} bytes is over the limit of {}",
+                                                    what,
+                                                    state.size(),
+                                                    kPushPullStateBytesMax));
+    }
+    return Status::ok();
+}
+
+void write_member(Writer& writer, const MemberEntry& member) {
+    SHOAL_ASSERT(member.name.size() <= kMemberNameBytesMax);
+    SHOAL_ASSERT(member.host.size() <= kMemberHostBytesMax);
+    SHOAL_ASSERT(member.zone.size() <= kMemberZoneBytesMax);
+    SHOAL_ASSERT(member.state <= MemberStatus::kDeparted);
+    writer.u64(member.id_high);
+    writer.u64(member.id_low);
+    writer.string16(member.name);
+    writer.string16(member.host);
+    writer.u16(member.port);
+    writer.string16(member.zone);
+    writer.u8(static_cast<uint8_t>(member.state));
+    writer.u64(member.incarnation);
+    writer.u32(member.capacity_weight);
+    writer.u64(member.last_heard_ms);
+}
+
+// The state is checked by the caller, once the reader has vouched for the length.
+MemberEntry read_member(Reader& reader, uint8_t& state) {
+    MemberEntry member;
+    member.id_high = reader.u64();
+    member.id_low = reader.u64();
+    member.name = std::string(reader.string16(kMemberNameBytesMax));
+    member.host = std::string(reader.string16(kMemberHostBytesMax));
+    member.port = reader.u16();
+    member.zone = std::string(reader.string16(kMemberZoneBytesMax));
+    state = reader.u8();
+    member.incarnation = reader.u64();
+    member.capacity_weight = reader.u32();
+    member.last_heard_ms = reader.u64();
+    return member;
+}
+
 Result<Request> decode_put_request(ByteView body) {
     Reader reader(body);
     PutRequest request;
@@ -140,6 +184,14 @@ Result<Request> decode_request_frame(const Frame& frame) {
         case Opcode::kStats:
             if (!frame.body.empty()) return Status::invalid_argument("stats request: has a body");
             return Request(StatsRequest{});
+        case Opcode::kPushPull:
+            SHOAL_TRY(check_push_pull_state(frame.body, "push-pull request"));
+            return Request(PushPullRequest{.state = frame.body});
+        case Opcode::kMembers:
+            if (!frame.body.empty()) {
+                return Status::invalid_argument("members request: has a body");
+            }
+            return Request(MembersRequest{});
     }
     return Status::invalid_argument("request: unknown opcode");
 }
@@ -199,6 +251,18 @@ void encode_request(RequestId id, const PingRequest& /*request*/, Buffer& target
 
 void encode_request(RequestId id, const StatsRequest& /*request*/, Buffer& target) {
     encode_frame(FrameKind::kRequest, Opcode::kStats, id, target, 0, [](Writer&) {});
+}
+
+void encode_request(RequestId id, const PushPullRequest& request, Buffer& target) {
+    SHOAL_ASSERT(!request.state.empty());
+    SHOAL_ASSERT(request.state.size() <= kPushPullStateBytesMax);
+    encode_frame(FrameKind::kRequest, Opcode::kPushPull, id, target, 0, [&](Writer& writer) {
+        writer.bytes(request.state);
+    });
+}
+
+void encode_request(RequestId id, const MembersRequest& /*request*/, Buffer& target) {
+    encode_frame(FrameKind::kRequest, Opcode::kMembers, id, target, 0, [](Writer&) {});
 }
 
 void encode_put_piece(RequestId id, const PutPiece& piece, Buffer& target) {
@@ -284,6 +348,24 @@ void encode_reply(RequestId id, const StatsReply& reply, Buffer& target) {
         writer.u8(reply.writes_stopped ? 1 : 0);
     });
     SHOAL_ASSERT(target.size() - offset == kFrameHeaderBytes + kStatsReplyBytes);
+}
+
+void encode_reply(RequestId id, const PushPullReply& reply, Buffer& target) {
+    SHOAL_ASSERT(!reply.state.empty());
+    SHOAL_ASSERT(reply.state.size() <= kPushPullStateBytesMax);
+    encode_frame(FrameKind::kResponse, Opcode::kPushPull, id, target, 0, [&](Writer& writer) {
+        writer.bytes(reply.state);
+    });
+}
+
+void encode_reply(RequestId id, const MembersReply& reply, Buffer& target) {
+    SHOAL_ASSERT(reply.members.size() <= kMembersReplyEntriesMax);
+    encode_frame(FrameKind::kResponse, Opcode::kMembers, id, target, 0, [&](Writer& writer) {
+        writer.u32(static_cast<uint32_t>(reply.members.size()));
+        for (const MemberEntry& member : reply.members) {
+            write_member(writer, member);
+        }
+    });
 }
 
 void encode_error(RequestId id, Opcode opcode, const ErrorReply& reply, Buffer& target) {
@@ -398,6 +480,42 @@ Result<StatsReply> decode_stats_reply(ByteView body) {
     }
     reply.storage_mode = static_cast<StorageMode>(storage_mode);
     reply.writes_stopped = writes_stopped == 1;
+    return reply;
+}
+
+Result<PushPullReply> decode_push_pull_reply(ByteView body) {
+    SHOAL_TRY(check_push_pull_state(body, "push-pull reply"));
+    return PushPullReply{.state = body};
+}
+
+Result<MembersReply> decode_members_reply(ByteView body) {
+    // The smallest entry: every string empty.
+    constexpr size_t kMemberEntryBytesMin = 8 + 8 + 2 + 2 + 2 + 2 + 1 + 8 + 4 + 8;
+    Reader reader(body);
+    const uint32_t count = reader.u32();
+    if (reader.failed()) return reader.finish("members reply");
+    if (count > kMembersReplyEntriesMax) {
+        return Status::invalid_argument(
+                fmt::format("members reply: {} members is over the limit", count));
+    }
+    if (count > reader.remaining() / kMemberEntryBytesMin) {
+        return Status::invalid_argument(fmt::format(
+                "members reply: {} members do not fit in {} bytes", count, reader.remaining()));
+    }
+    MembersReply reply;
+    reply.members.reserve(count);
+    for (uint32_t index = 0; index < count && !reader.failed(); index++) {
+        uint8_t state = 0;
+        MemberEntry member = read_member(reader, state);
+        if (reader.failed()) break;
+        if (state > static_cast<uint8_t>(MemberStatus::kDeparted)) {
+            return Status::invalid_argument(
+                    fmt::format("members reply: unknown member state {}", state));
+        }
+        member.state = static_cast<MemberStatus>(state);
+        reply.members.push_back(std::move(member));
+    }
+    SHOAL_TRY(reader.finish("members reply"));
     return reply;
 }
 

@@ -150,6 +150,40 @@ void write_valid(const fs::path& directory) {
                                 .writes_stopped = true},
                      out);
     });
+    emit("push_pull_request", [](Buffer& out) {
+        const std::string state = "a gossip push-pull state";
+        encode_request(RequestId{7}, PushPullRequest{.state = as_bytes(state)}, out);
+    });
+    emit("push_pull_reply", [](Buffer& out) {
+        const std::string state = "the answering state";
+        encode_reply(RequestId{7}, PushPullReply{.state = as_bytes(state)}, out);
+    });
+    emit("members_request",
+         [](Buffer& out) { encode_request(RequestId{8}, MembersRequest{}, out); });
+    emit("members_reply", [](Buffer& out) {
+        MembersReply reply;
+        reply.members.push_back(MemberEntry{.id_high = 1,
+                                            .id_low = 2,
+                                            .name = "n1",
+                                            .host = "127.0.0.11",
+                                            .port = 7400,
+                                            .zone = "default",
+                                            .state = MemberStatus::kAlive,
+                                            .incarnation = 3,
+                                            .capacity_weight = 1,
+                                            .last_heard_ms = 120});
+        reply.members.push_back(MemberEntry{.id_high = 4,
+                                            .id_low = 5,
+                                            .name = "n2",
+                                            .host = "127.0.0.12",
+                                            .port = 7400,
+                                            .zone = "",
+                                            .state = MemberStatus::kDead,
+                                            .incarnation = 0,
+                                            .capacity_weight = 2,
+                                            .last_heard_ms = 9000});
+        encode_reply(RequestId{8}, reply, out);
+    });
     emit("error_reply", [](Buffer& out) {
         encode_error(RequestId{2},
                      Opcode::kGet,
@@ -169,7 +203,7 @@ void write_valid(const fs::path& directory) {
 void write_malformed(const fs::path& directory) {
     write_file(directory / "bad_version", raw_frame(0, 2, 1, 6, ""));
     write_file(directory / "unknown_kind", raw_frame(0, 1, 5, 6, ""));
-    write_file(directory / "unknown_opcode", raw_frame(0, 1, 1, 8, ""));
+    write_file(directory / "unknown_opcode", raw_frame(0, 1, 1, 10, ""));
     write_file(directory / "length_4gib", raw_frame(UINT32_MAX, 1, 3, 1, "some body bytes"));
     write_file(directory / "length_over_limit",
                raw_frame(limits::kFrameBodyBytesMax + 1, 1, 3, 1, "x"));

@@ -94,6 +94,8 @@ void check_messages(const Frame& frame) {
     check_reply(frame, decode_list_reply(frame.body));
     check_reply(frame, decode_ping_reply(frame.body));
     check_reply(frame, decode_stats_reply(frame.body));
+    check_reply(frame, decode_push_pull_reply(frame.body));
+    check_reply(frame, decode_members_reply(frame.body));
     check_reply(frame, decode_error(frame.body));
 }
 

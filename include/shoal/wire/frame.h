@@ -37,6 +37,10 @@ enum class Opcode : uint16_t {
     kList = 5,
     kPing = 6,
     kStats = 7,  // The node's counters; not about any one object (stat is).
+    // Node to node: SWIM's full-state push-pull (membership::Swim::on_push_pull). The bodies
+    // are the membership module's bytes, carried opaquely.
+    kPushPull = 8,
+    kMembers = 9,  // The node's member list (shoal status).
 };
 
 struct FrameHeader {

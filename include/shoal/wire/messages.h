@@ -59,6 +59,17 @@ struct PingRequest {};
 // Asks for the node's counters (StatsReply). No body.
 struct StatsRequest {};
 
+// A push-pull state and its answer: the membership module's bytes (docs/gossip_format.md),
+// 1..kPushPullStateBytesMax of them, which wire carries without reading.
+inline constexpr size_t kPushPullStateBytesMax = size_t{512} * 1024;
+
+struct PushPullRequest {
+    ByteView state;
+};
+
+// Asks for the node's member list (MembersReply). No body.
+struct MembersRequest {};
+
 using Request = std::variant<PutRequest,
                              PutPiece,
                              GetRequest,
@@ -66,7 +77,9 @@ using Request = std::variant<PutRequest,
                              StatRequest,
                              ListRequest,
                              PingRequest,
-                             StatsRequest>;
+                             StatsRequest,
+                             PushPullRequest,
+                             MembersRequest>;
 
 struct ObjectInfo {
     Version version;
@@ -173,6 +186,52 @@ constexpr void for_each_stats_counter(Reply& reply, Visit&& visit) {
     visit(std::string_view("cache_misses"), reply.cache_misses);
 }
 
+struct PushPullReply {
+    ByteView state;
+};
+
+// A member's state as a MembersReply carries it. The numbers are membership::MemberState's;
+// never renumber them.
+enum class MemberStatus : uint8_t {
+    kAlive = 0,
+    kSuspect = 1,
+    kDead = 2,
+    kLeft = 3,
+    kDeparted = 4,
+};
+
+// Bounds of one member entry's strings (the membership module's, restated: wire is below it).
+inline constexpr size_t kMemberNameBytesMax = 64;
+inline constexpr size_t kMemberHostBytesMax = 253;
+inline constexpr size_t kMemberZoneBytesMax = 64;
+inline constexpr size_t kMembersReplyEntriesMax = 1024;
+
+// One member as the answering node sees it.
+struct MemberEntry {
+    uint64_t id_high = 0;  // The 128-bit member id, high word first in text.
+    uint64_t id_low = 0;
+    std::string name;
+    std::string host;  // The advertise address.
+    uint16_t port = 0;
+    std::string zone;
+    MemberStatus state = MemberStatus::kAlive;
+    uint64_t incarnation = 0;
+    uint32_t capacity_weight = 0;
+    uint64_t last_heard_ms = 0;  // How long ago the node last heard from it itself.
+};
+
+struct MembersReply {
+    std::vector<MemberEntry> members;  // At most kMembersReplyEntriesMax.
+};
+
+// The largest encoded member entry.
+inline constexpr size_t kMemberEntryBytesMax = 8 + 8 + (2 + kMemberNameBytesMax) +
+                                               (2 + kMemberHostBytesMax) + 2 +
+                                               (2 + kMemberZoneBytesMax) + 1 + 8 + 4 + 8;
+static_assert(4 + kMembersReplyEntriesMax * kMemberEntryBytesMax <= limits::kFrameBodyBytesMax,
+              "the longest member list fits one frame");
+static_assert(kPushPullStateBytesMax <= limits::kFrameBodyBytesMax);
+
 struct ErrorReply {
     Code code = Code::kUnavailable;
     std::string_view message;
@@ -186,6 +245,9 @@ void encode_request(RequestId id, const StatRequest& request, Buffer& target);
 void encode_request(RequestId id, const ListRequest& request, Buffer& target);
 void encode_request(RequestId id, const PingRequest& request, Buffer& target);
 void encode_request(RequestId id, const StatsRequest& request, Buffer& target);
+// REQUIRES: request.state is 1..kPushPullStateBytesMax bytes.
+void encode_request(RequestId id, const PushPullRequest& request, Buffer& target);
+void encode_request(RequestId id, const MembersRequest& request, Buffer& target);
 // A put's later piece (kData, kPut).
 void encode_put_piece(RequestId id, const PutPiece& piece, Buffer& target);
 
@@ -200,6 +262,10 @@ void encode_reply(RequestId id, const StatReply& reply, Buffer& target);
 void encode_reply(RequestId id, const ListReply& reply, Buffer& target);
 void encode_reply(RequestId id, const PingReply& reply, Buffer& target);
 void encode_reply(RequestId id, const StatsReply& reply, Buffer& target);
+// REQUIRES: reply.state is 1..kPushPullStateBytesMax bytes.
+void encode_reply(RequestId id, const PushPullReply& reply, Buffer& target);
+// REQUIRES: every field within its bound.
+void encode_reply(RequestId id, const MembersReply& reply, Buffer& target);
 void encode_error(RequestId id, Opcode opcode, const ErrorReply& reply, Buffer& target);
 
 // Header and fixed fields of a GetReply without its data, for a gathered write.
@@ -222,6 +288,8 @@ Result<StatReply> decode_stat_reply(ByteView body);
 Result<ListReply> decode_list_reply(ByteView body);
 Result<PingReply> decode_ping_reply(ByteView body);
 Result<StatsReply> decode_stats_reply(ByteView body);
+Result<PushPullReply> decode_push_pull_reply(ByteView body);
+Result<MembersReply> decode_members_reply(ByteView body);
 Result<ErrorReply> decode_error(ByteView body);
 
 // The key rule: 1..kKeyBytesMax bytes, no NUL byte. Says what is wrong in plain words.

@@ -165,6 +165,8 @@ TEST_CASE("frame: the numbers of kinds, opcodes and the version are pinned", "[u
     STATIC_REQUIRE(static_cast<uint16_t>(Opcode::kList) == 5);
     STATIC_REQUIRE(static_cast<uint16_t>(Opcode::kPing) == 6);
     STATIC_REQUIRE(static_cast<uint16_t>(Opcode::kStats) == 7);
+    STATIC_REQUIRE(static_cast<uint16_t>(Opcode::kPushPull) == 8);
+    STATIC_REQUIRE(static_cast<uint16_t>(Opcode::kMembers) == 9);
 }
 
 TEST_CASE("frame: every kind and opcode decodes back from its header", "[unit][frame]") {
@@ -202,7 +204,7 @@ TEST_CASE("frame: decode_frame_header names what is wrong with a bad header", "[
             {raw_header(0, 1, 5, 1), "frame: unknown kind 5"},
             {raw_header(0, 1, 255, 1), "frame: unknown kind 255"},
             {raw_header(0, 1, 1, 0), "frame: unknown opcode 0"},
-            {raw_header(0, 1, 1, 8), "frame: unknown opcode 8"},
+            {raw_header(0, 1, 1, 10), "frame: unknown opcode 10"},
             {raw_header(0, 1, 1, 0x0100), "frame: unknown opcode 256"},
             {raw_header(0, 1, 1, UINT16_MAX), "frame: unknown opcode 65535"},
             {raw_header(limits::kFrameBodyBytesMax + 1, 1, 1, 1), "frame: body of 1053697 bytes"},
