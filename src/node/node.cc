@@ -47,12 +47,22 @@ wire::ListReply make_list_reply(const Page& page) {
 
 Status Node::Options::validate() const {
     if (name.empty()) return Status::invalid_argument("node.name is empty");
+    SHOAL_TRY(identity.validate());
+    SHOAL_TRY(swim.validate());
+    if (leave_timeout_ticks == 0) return Status::invalid_argument("node: leave timeout is 0");
+    if (push_pull_timeout_ticks == 0) {
+        return Status::invalid_argument("node: push-pull timeout is 0");
+    }
     if (storage_mode == StorageMode::kDisk) SHOAL_TRY(disk.validate());
     return memory.validate();
 }
 
 Node::Node(const Options& options, runtime::Runtime& runtime, spdlog::logger& log)
-    : options_(options), runtime_(runtime), log_(log), store_(options.memory) {
+    : options_(options),
+      runtime_(runtime),
+      log_(log),
+      store_(options.memory),
+      swim_(options.swim, options.identity, runtime.seed() ^ 0x5357494d, runtime.now()) {
     SHOAL_ASSERT(options.validate().is_ok());
     if (options.storage_mode == StorageMode::kDisk) {
         disk_ = std::make_unique<storage::DiskStore>(options.disk, runtime.disk(), log);
@@ -61,6 +71,11 @@ Node::Node(const Options& options, runtime::Runtime& runtime, spdlog::logger& lo
 
 void Node::start(std::function<void(Status status)> done) {
     SHOAL_ASSERT(!serving_);
+    // Membership does not wait for the store: peers learn of this node while it recovers.
+    if (!options_.join.empty()) {
+        swim_.join(runtime_.now(), options_.join);
+        flush_membership();
+    }
     if (!is_disk()) {
         serving_ = true;
         done(Status::ok());
@@ -125,6 +140,16 @@ void Node::on_accepted(runtime::ConnectionId connection, const std::string& peer
 }
 
 void Node::on_closed(runtime::ConnectionId connection, const Status& reason) {
+    if (auto call = push_pulls_.find(connection); call != push_pulls_.end()) {
+        if (!call->second.answered) {
+            stats_.push_pulls_failed += 1;
+            log_.debug("push_pull_failed target={} reason=\"{}\"",
+                       call->second.target.to_string(),
+                       reason.is_ok() ? "closed before the answer" : reason.message());
+        }
+        push_pulls_.erase(call);
+        return;
+    }
     auto found = connections_.find(connection);
     if (found == connections_.end()) return;
     // The runtime closes a connection whose framing broke with kInvalidArgument.
@@ -144,6 +169,10 @@ void Node::on_closed(runtime::ConnectionId connection, const Status& reason) {
 }
 
 void Node::on_frame(runtime::ConnectionId id, ByteView bytes) {
+    if (auto call = push_pulls_.find(id); call != push_pulls_.end()) {
+        on_push_pull_answer(id, call->second, bytes);
+        return;
+    }
     auto found = connections_.find(id);
     SHOAL_ASSERT(found != connections_.end());
     Result<wire::FrameHeader> header = wire::decode_frame_header(bytes, limits::kFrameBodyBytesMax);
@@ -175,6 +204,15 @@ void Node::on_request(runtime::ConnectionId id, Connection& connection, const wi
         return;
     }
     stats_.requests += 1;
+    // Membership is served while the store opens and while the node leaves.
+    if (const auto* push_pull = std::get_if<wire::PushPullRequest>(&decoded.value())) {
+        on_push_pull_request(id, request, *push_pull);
+        return;
+    }
+    if (std::holds_alternative<wire::MembersRequest>(decoded.value())) {
+        on_members(id, request);
+        return;
+    }
     if (!serving_) {
         reply_error(id,
                     request,
@@ -203,6 +241,8 @@ void Node::on_request(runtime::ConnectionId id, Connection& connection, const wi
                         send(id, std::move(reply));
                     },
                     [&](const wire::StatsRequest&) { on_stats(id, request); },
+                    [&](const wire::PushPullRequest&) { SHOAL_ASSERT(false); },
+                    [&](const wire::MembersRequest&) { SHOAL_ASSERT(false); },
             },
             decoded.value());
 }
@@ -781,6 +821,7 @@ void Node::begin_shutdown() {
 }
 
 void Node::on_tick() {
+    tick_membership(runtime_.now());
     if (is_disk()) disk_->on_tick();
     if (!shutting_down_ || stopped_) return;
     shutdown_ticks_ += 1;

@@ -1,10 +1,13 @@
 // Node: the imperative shell around the cores.
 //
-// Node receives what the Runtime delivers (frames, ticks, closed connections), hands each
-// decision to a core (wire decoding, coordinator::PutAssembly, storage::MemoryStore) and sends
-// what they produce. It makes no protocol decisions itself beyond routing; a branch here that
-// needs a unit test belongs in a core. This is the single-node data path; the cluster path
-// (placement, erasure coding, peers) arrives with issue #5.
+// Node receives what the Runtime delivers (frames, datagrams, ticks, closed connections), hands
+// each decision to a core (wire decoding, membership::Swim, coordinator::PutAssembly,
+// storage::MemoryStore or DiskStore) and sends what they produce. It makes no protocol
+// decisions itself beyond routing; a branch here that needs a unit test belongs in a core.
+// Membership is wired (node_membership.cc): SWIM's datagrams go over the runtime's UDP socket,
+// its push-pulls over outbound connections in the node's framed protocol (kPushPull), and
+// `shoal status` reads the member list (kMembers). The data path is still one node's; the
+// cluster path (placement, erasure coding, peers) arrives with issue #5.
 //
 // Threading: everything runs on the runtime's loop thread.
 #pragma once
@@ -16,12 +19,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <spdlog/logger.h>
 
 #include "shoal/base/ids.h"
 #include "shoal/base/version.h"
 #include "shoal/coordinator/put_assembly.h"
+#include "shoal/membership/swim.h"
 #include "shoal/runtime/runtime.h"
 #include "shoal/storage/disk_store.h"
 #include "shoal/storage/memory_store.h"
@@ -34,10 +39,13 @@ enum class StorageMode : uint8_t { kMemory, kDisk };
 struct NodeStats {
     uint64_t requests = 0;
     uint64_t requests_failed = 0;
-    uint64_t frames_rejected = 0;  // Malformed frames that closed their connection.
-    uint64_t puts_abandoned = 0;   // Puts whose client went away or broke the stream.
-    uint64_t bytes_received = 0;   // Object bytes accepted by puts.
-    uint64_t bytes_sent = 0;       // Object bytes sent by gets.
+    uint64_t frames_rejected = 0;      // Malformed frames that closed their connection.
+    uint64_t puts_abandoned = 0;       // Puts whose client went away or broke the stream.
+    uint64_t bytes_received = 0;       // Object bytes accepted by puts.
+    uint64_t bytes_sent = 0;           // Object bytes sent by gets.
+    uint64_t push_pulls_refused = 0;   // Not started: kPushPullsInFlightMax were in flight.
+    uint64_t push_pulls_failed = 0;    // No usable answer: refused, timed out or malformed.
+    uint64_t push_pulls_answered = 0;  // Requests from peers answered with our state.
 };
 
 class Node final : public runtime::Handler {
@@ -51,6 +59,22 @@ public:
         // After a shutdown request, in-flight requests get this long to finish before they
         // fail with kUnavailable.
         uint32_t shutdown_grace_ticks = 500;
+
+        // Membership. The identity's id is the persisted node id (app/node_identity.h); its
+        // address is where peers reach this node, over TCP and UDP alike.
+        membership::Identity identity{
+                .id = membership::MemberId{.high = 0, .low = 1},
+                .name = "shoal",
+                .address = HostPort{.host = "127.0.0.1", .port = 7400},
+                .zone = "default",
+                .capacity_weight = 1,
+        };
+        membership::Swim::Options swim;
+        std::vector<HostPort> join;  // Seeds to join through; empty: a cluster of one.
+        // A leave (begin_leave) waits at most this long for "left" to be gossiped.
+        uint32_t leave_timeout_ticks = 300;
+        // A push-pull whose answer has not arrived within this long is abandoned.
+        uint32_t push_pull_timeout_ticks = 500;
 
         Status validate() const;
     };
@@ -71,6 +95,16 @@ public:
     void begin_shutdown();
     bool is_shutting_down() const { return shutting_down_; }
 
+    // Leaves the cluster gracefully: tells the members "left", waits until that has been
+    // gossiped (Swim::leave_done) or leave_timeout_ticks pass, then begin_shutdown().
+    void begin_leave();
+    bool is_leaving() const { return leaving_; }
+
+    // At most this many push-pulls of ours are in flight; more are refused and counted.
+    static constexpr size_t kPushPullsInFlightMax = 8;
+
+    const membership::Swim& swim() const { return swim_; }
+
     const NodeStats& stats() const { return stats_; }
     storage::StoreStats store_stats() const { return store_.stats(); }
     // Disk mode only. REQUIRES: storage_mode is kDisk.
@@ -79,6 +113,8 @@ public:
     void on_tick() override;
     void on_turn_end() override;
     void on_accepted(runtime::ConnectionId connection, const std::string& peer_address) override;
+    void on_connected(runtime::ConnectionId connection) override;
+    void on_datagram(const HostPort& from, ByteView bytes) override;
     void on_frame(runtime::ConnectionId id, ByteView bytes) override;
     void on_send_ready(runtime::ConnectionId id) override;
     void on_closed(runtime::ConnectionId connection, const Status& reason) override;
@@ -127,6 +163,24 @@ private:
                         wire::Opcode opcode);
 
     using ConnectionMap = std::map<runtime::ConnectionId, Connection>;
+
+    // A push-pull of ours: an outbound connection that carries one request and one answer.
+    struct PushPullCall {
+        HostPort target;
+        Instant deadline;
+        bool answered = false;
+    };
+
+    // node_membership.cc: SWIM's inputs and outputs.
+    void tick_membership(Instant now);
+    void flush_membership();
+    void start_push_pull(membership::PushPullStart& start);
+    void on_push_pull_answer(runtime::ConnectionId id, PushPullCall& call, ByteView bytes);
+    void on_push_pull_request(runtime::ConnectionId id,
+                              RequestId request,
+                              const wire::PushPullRequest& push_pull);
+    void on_members(runtime::ConnectionId id, RequestId request);
+    void log_member_event(const membership::MemberEvent& event);
 
     void on_request(runtime::ConnectionId id, Connection& connection, const wire::Frame& frame);
     void on_put(runtime::ConnectionId id,
@@ -221,6 +275,12 @@ private:
     bool shutting_down_ = false;
     bool stopped_ = false;
     uint64_t shutdown_ticks_ = 0;
+
+    membership::Swim swim_;
+    std::map<runtime::ConnectionId, PushPullCall> push_pulls_;  // At most kPushPullsInFlightMax.
+    std::optional<Instant> tick_last_;  // When the last tick ran, to measure loop lag.
+    bool leaving_ = false;
+    Instant leave_deadline_;
 };
 
 }  // namespace shoal::node
