@@ -78,10 +78,127 @@ Status read_u32(const toml::table& table, std::string_view field, uint32_t& targ
     return Status::ok();
 }
 
+Status read_bool(const toml::table& table, std::string_view field, bool& target) {
+    const toml::node* node = table.at_path(field).node();
+    if (node == nullptr) return Status::ok();
+    // value<bool>() would take 1 for true: only a TOML boolean is one.
+    if (!node->is_boolean()) return field_error(*node, field, "must be true or false");
+    target = node->as_boolean()->get();
+    return Status::ok();
+}
+
+// A duration in whole milliseconds.
+Status read_ms(const toml::table& table, std::string_view field, Duration& target) {
+    const toml::node* node = table.at_path(field).node();
+    if (node == nullptr) return Status::ok();
+    const std::optional<int64_t> number = node->value<int64_t>();
+    constexpr int64_t kMsMax = int64_t{1} << 40;  // About 35 years.
+    if (!number.has_value() || *number < 0 || *number > kMsMax) {
+        return field_error(*node, field, "must be a whole number of milliseconds");
+    }
+    target = std::chrono::milliseconds(*number);
+    return Status::ok();
+}
+
+Result<HostPort> parse_peer_address(std::string_view text, std::string_view field) {
+    Result<HostPort> address = parse_host_port(text);
+    if (!address.is_ok()) {
+        return Status::invalid_argument(fmt::format("{}: {}", field, address.status().message()));
+    }
+    return address;
+}
+
+Status read_join(const toml::table& table, Config& config) {
+    constexpr std::string_view kField = "membership.join";
+    const toml::node* node = table.at_path(kField).node();
+    if (node == nullptr) return Status::ok();
+    const toml::array* array = node->as_array();
+    if (array == nullptr) return field_error(*node, kField, "must be a list of \"host:port\"");
+    config.join.clear();
+    for (const toml::node& element : *array) {
+        const std::optional<std::string> text = element.value<std::string>();
+        if (!text.has_value()) return field_error(element, kField, "must hold strings");
+        Result<HostPort> address = parse_host_port(*text);
+        if (!address.is_ok()) return field_error(element, kField, address.status().message());
+        config.join.push_back(address.value());
+    }
+    return Status::ok();
+}
+
+Status read_membership_timings(const toml::table& root, membership::Swim::Options& swim) {
+    SHOAL_TRY(read_ms(root, "membership.probe_interval_ms", swim.probe_interval));
+    SHOAL_TRY(read_ms(root, "membership.probe_timeout_ms", swim.probe_timeout));
+    SHOAL_TRY(read_u32(root, "membership.indirect_checks", swim.indirect_checks));
+    SHOAL_TRY(read_ms(root, "membership.gossip_interval_ms", swim.gossip_interval));
+    SHOAL_TRY(read_u32(root, "membership.gossip_nodes", swim.gossip_nodes));
+    SHOAL_TRY(read_u32(root, "membership.retransmit_mult", swim.retransmit_mult));
+    SHOAL_TRY(read_ms(root, "membership.gossip_to_dead_ms", swim.gossip_to_dead));
+    SHOAL_TRY(read_ms(root, "membership.suspicion_min_ms", swim.suspicion_min));
+    SHOAL_TRY(read_u32(root, "membership.suspicion_max_mult", swim.suspicion_max_mult));
+    SHOAL_TRY(read_u32(root, "membership.suspicion_confirmations", swim.suspicion_confirmations));
+    SHOAL_TRY(read_u32(root, "membership.suspect_checks", swim.suspect_checks));
+    SHOAL_TRY(read_bool(root, "membership.local_health", swim.local_health));
+    SHOAL_TRY(read_u32(root, "membership.health_max", swim.health_max));
+    SHOAL_TRY(read_ms(root, "membership.loop_lag_threshold_ms", swim.loop_lag_threshold));
+    SHOAL_TRY(read_ms(root, "membership.push_pull_interval_ms", swim.push_pull_interval));
+    SHOAL_TRY(read_ms(root, "membership.join_retry_interval_ms", swim.join_retry_interval));
+    SHOAL_TRY(read_ms(root, "membership.departure_grace_ms", swim.departure_grace));
+    SHOAL_TRY(read_ms(root, "membership.forget_after_ms", swim.forget_after));
+    return read_u32(root, "membership.datagram_bytes_max", swim.datagram_bytes_max);
+}
+
+Status read_membership(const toml::table& root, Config& config) {
+    std::string advertise_text;
+    SHOAL_TRY(read_string(root, "node.advertise", advertise_text));
+    if (!advertise_text.empty()) {
+        Result<HostPort> advertise = parse_host_port(advertise_text, PortZero::kAllowed);
+        if (!advertise.is_ok()) {
+            return Status::invalid_argument(
+                    fmt::format("node.advertise: {}", advertise.status().message()));
+        }
+        config.advertise = advertise.value();
+    }
+    SHOAL_TRY(read_string(root, "node.zone", config.zone));
+    SHOAL_TRY(read_u32(root, "node.weight", config.weight));
+    SHOAL_TRY(read_join(root, config));
+    SHOAL_TRY(read_string(root, "membership.cluster_name", config.swim.cluster_name));
+    SHOAL_TRY(read_u32(root, "membership.leave_timeout_ms", config.leave_timeout_ms));
+    return read_membership_timings(root, config.swim);
+}
+
+// A wildcard listens everywhere but names no one address that peers could use.
+bool is_wildcard(const std::string& host) {
+    return host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]";
+}
+
 // Unknown keys are errors: a typo must not silently fall back to a default.
 Status check_known_keys(const toml::table& root) {
     static const std::map<std::string, std::vector<std::string>, std::less<>> known_keys{
-            {"node", {"name", "listen", "data", "shutdown_grace_ms"}},
+            {"node",
+             {"name", "listen", "data", "shutdown_grace_ms", "advertise", "zone", "weight"}},
+            {"membership",
+             {"join",
+              "cluster_name",
+              "leave_timeout_ms",
+              "probe_interval_ms",
+              "probe_timeout_ms",
+              "indirect_checks",
+              "gossip_interval_ms",
+              "gossip_nodes",
+              "retransmit_mult",
+              "gossip_to_dead_ms",
+              "suspicion_min_ms",
+              "suspicion_max_mult",
+              "suspicion_confirmations",
+              "suspect_checks",
+              "local_health",
+              "health_max",
+              "loop_lag_threshold_ms",
+              "push_pull_interval_ms",
+              "join_retry_interval_ms",
+              "departure_grace_ms",
+              "forget_after_ms",
+              "datagram_bytes_max"}},
             {"storage",
              {"mode",
               "memory_bytes",
@@ -139,6 +256,7 @@ Status read_text(std::string_view text, const std::string& path, Config& config)
     }
     if (status.is_ok()) status = read_string(root, "log.level", config.log_level);
     if (status.is_ok()) status = read_string(root, "log.file", config.log_file);
+    if (status.is_ok()) status = read_membership(root, config);
     if (status.is_ok() && !listen_text.empty()) {
         Result<HostPort> listen = parse_host_port(listen_text, PortZero::kAllowed);
         if (!listen.is_ok()) {
@@ -162,6 +280,23 @@ Status apply_overrides(const ConfigOverrides& overrides, Config& config) {
     if (overrides.log_file) config.log_file = *overrides.log_file;
     if (overrides.listen) {
         SHOAL_TRY_ASSIGN(config.listen, parse_host_port(*overrides.listen, PortZero::kAllowed));
+    }
+    if (overrides.advertise) {
+        Result<HostPort> advertise = parse_host_port(*overrides.advertise, PortZero::kAllowed);
+        if (!advertise.is_ok()) {
+            return Status::invalid_argument(
+                    fmt::format("--advertise: {}", advertise.status().message()));
+        }
+        config.advertise = advertise.value();
+    }
+    if (overrides.zone) config.zone = *overrides.zone;
+    if (overrides.weight) config.weight = *overrides.weight;
+    if (!overrides.join.empty()) {
+        config.join.clear();
+        for (const std::string& text : overrides.join) {
+            SHOAL_TRY_ASSIGN(HostPort seed, parse_peer_address(text, "--join"));
+            config.join.push_back(seed);
+        }
     }
     if (overrides.memory_bytes) {
         Result<uint64_t> bytes = parse_bytes(*overrides.memory_bytes);
@@ -188,7 +323,34 @@ Status Config::validate() const {
                 fmt::format("log.level = \"{}\" is not one of trace, debug, info, warn, error, off",
                             log_level));
     }
-    return node_options(NodeId{1}).validate();
+    if (!advertise.has_value() && is_wildcard(listen.host)) {
+        return Status::invalid_argument(fmt::format(
+                "node.listen = \"{}\" is a wildcard address that peers cannot reach: set "
+                "node.advertise (--advertise) to the address they should use",
+                listen.to_string()));
+    }
+    if (advertise.has_value() && is_wildcard(advertise->host)) {
+        return Status::invalid_argument(
+                fmt::format("node.advertise = \"{}\" must name one address, not a wildcard",
+                            advertise->to_string()));
+    }
+    if (weight < 1 || weight > 65535) {
+        return Status::invalid_argument(
+                fmt::format("node.weight = {} is outside 1..65535", weight));
+    }
+    if (leave_timeout_ms < 10) {
+        return Status::invalid_argument("membership.leave_timeout_ms must be at least 10");
+    }
+    node::Node::Options options = node_options(NodeId{1});
+    // A port 0 is chosen by the OS at bind time; the bound port is what will be advertised.
+    if (options.identity.address.port == 0) options.identity.address.port = 1;
+    return options.validate();
+}
+
+HostPort Config::advertise_address(uint16_t bound_port) const {
+    HostPort address = advertise.value_or(listen);
+    if (address.port == 0) address.port = bound_port;
+    return address;
 }
 
 node::Node::Options Config::node_options(NodeId id) const {
@@ -212,6 +374,14 @@ node::Node::Options Config::node_options(NodeId id) const {
     }
     options.shutdown_grace_ticks =
             static_cast<uint32_t>(std::chrono::milliseconds(shutdown_grace_ms) / kTickDuration);
+    options.identity.name = name;
+    options.identity.address = advertise_address(0);
+    options.identity.zone = zone;
+    options.identity.capacity_weight = weight;
+    options.swim = swim;
+    options.join = join;
+    options.leave_timeout_ticks = std::max<uint32_t>(
+            1, static_cast<uint32_t>(std::chrono::milliseconds(leave_timeout_ms) / kTickDuration));
     return options;
 }
 

@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "shoal/base/address.h"
 #include "shoal/base/status.h"
@@ -32,8 +33,21 @@ struct Config {
     std::string log_file;               // log.file: empty for stderr.
     uint32_t shutdown_grace_ms = 5000;  // node.shutdown_grace_ms
 
+    // Membership. node.advertise: where peers reach this node (TCP and UDP); unset, the listen
+    // address, which must then not be a wildcard. Port 0 in either means the port bound.
+    std::optional<HostPort> advertise;
+    std::string zone = "default";      // node.zone
+    uint32_t weight = 1;               // node.weight: capacity weight for placement, 1..65535.
+    std::vector<HostPort> join;        // membership.join: any live members; empty forms a cluster.
+    uint32_t leave_timeout_ms = 3000;  // membership.leave_timeout_ms
+    membership::Swim::Options swim;    // membership.*: the core's LAN defaults.
+
     Status validate() const;
+    // The node's options, its identity's id left to the caller (app/node_identity.h) and its
+    // address as advertise_address(0).
     node::Node::Options node_options(NodeId id) const;
+    // The advertise address, with `bound_port` for a port 0 (0 if not yet bound).
+    HostPort advertise_address(uint16_t bound_port) const;
 };
 
 // Flags given on the command line; each one set overrides the file.
@@ -45,6 +59,10 @@ struct ConfigOverrides {
     std::optional<std::string> memory_bytes;
     std::optional<std::string> log_level;
     std::optional<std::string> log_file;
+    std::optional<std::string> advertise;
+    std::optional<std::string> zone;
+    std::optional<uint32_t> weight;
+    std::vector<std::string> join;  // Repeatable; replaces membership.join when given.
 };
 
 // Reads `path` (if not empty), then applies `overrides`. The error names the file, line and

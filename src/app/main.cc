@@ -9,7 +9,7 @@
 
 #include "app/config.h"
 #include "app/logging.h"
-#include "shoal/base/prng.h"
+#include "app/node_identity.h"
 #include "shoal/node/node.h"
 #include "shoal/runtime_uv/uv_runtime.h"
 #include <sys/resource.h>
@@ -39,9 +39,19 @@ void add_flags(CLI::App& cli, Arguments& arguments) {
                    "RAM budget for stored objects, e.g. 512MiB (storage.memory_bytes)");
     cli.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error (log.level)");
     cli.add_option("--log-file", flags.log_file, "append logs here instead of stderr (log.file)");
+    cli.add_option("--join",
+                   flags.join,
+                   "HOST:PORT of a member to join through; repeatable (membership.join)");
+    cli.add_option(
+            "--advertise",
+            flags.advertise,
+            "HOST:PORT peers reach this node at; default the listen address (node.advertise)");
+    cli.add_option("--zone", flags.zone, "failure zone, for placement (node.zone)");
+    cli.add_option("--weight", flags.weight, "capacity weight 1..65535 (node.weight)");
     cli.footer(
-            "Flags override the config file. Exit codes: 0 clean stop, 2 bad flags or config,\n"
-            "3 could not start (for example, the listen address is in use).");
+            "Flags override the config file. SIGINT or SIGTERM leaves the cluster gracefully,\n"
+            "then stops; a second signal stops at once. Exit codes: 0 clean stop, 2 bad flags\n"
+            "or config, 3 could not start (for example, the listen address is in use).");
 }
 
 void raise_open_files_limit() {
@@ -49,6 +59,24 @@ void raise_open_files_limit() {
     if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
     limit.rlim_cur = limit.rlim_max;
     (void)setrlimit(RLIMIT_NOFILE, &limit);  // Best effort: the old limit still works.
+}
+
+// Gossip shares the TCP listener's host and port, so one address names the node.
+Status bind_network(const Config& config, runtime_uv::UvRuntime& runtime) {
+    SHOAL_TRY(runtime.listen(config.listen));
+    return runtime.bind_datagram(
+            HostPort{.host = config.listen.host, .port = runtime.listening_port()});
+}
+
+node::Node::Options node_options(const Config& config,
+                                 membership::MemberId member_id,
+                                 uint16_t bound_port) {
+    // Versions carry a 64-bit node id: the member id folded, never 0.
+    const NodeId id{(member_id.high ^ member_id.low) | 1};
+    node::Node::Options options = config.node_options(id);
+    options.identity.id = member_id;
+    options.identity.address = config.advertise_address(bound_port);
+    return options;
 }
 
 int run_node(const Config& config) {
@@ -61,22 +89,27 @@ int run_node(const Config& config) {
     std::shared_ptr<spdlog::logger> runtime_log = logging.value().logger("runtime");
 
     runtime_uv::UvRuntime runtime(*runtime_log);
-    const Status listening = runtime.listen(config.listen);
+    // Memory mode keeps its id in the data directory too: a restarted node is the same member.
+    Result<NodeIdentity> identity = load_or_create_node_id(config.data_directory, runtime.seed());
+    if (!identity.is_ok()) {
+        log->error("startup_failed reason=\"{}\"", identity.status().message());
+        return kExitStartup;
+    }
+    const Status listening = bind_network(config, runtime);
     if (!listening.is_ok()) {
         log->error("startup_failed reason=\"{}\"", listening.message());
         return kExitStartup;
     }
-    // The node id is random per start until membership persists it (issue #4).
-    Prng prng(runtime.seed());
-    const NodeId id{prng.next_u64() | 1};
-    node::Node node(config.node_options(id), runtime, *log);
+    const membership::MemberId member_id = identity.value().id;
+    const node::Node::Options options = node_options(config, member_id, runtime.listening_port());
+    node::Node node(options, runtime, *log);
     runtime.watch_signals([&](int signal) {
         log->info("signal_received signal={}", signal == SIGINT ? "SIGINT" : "SIGTERM");
-        if (node.is_shutting_down()) {
-            runtime.stop();  // A second signal: stop without waiting for requests.
+        if (node.is_shutting_down() || node.is_leaving()) {
+            runtime.stop();  // A second signal: stop without waiting.
             return;
         }
-        node.begin_shutdown();
+        node.begin_leave();
     });
     int exit_code = kExitOk;
     node.start([&](const Status& status) {
@@ -86,13 +119,19 @@ int run_node(const Config& config) {
             runtime.stop();
             return;
         }
-        log->info("node_started listen={} port={} storage={} data={} memory_bytes={} id={:016x}",
-                  config.listen.to_string(),
-                  runtime.listening_port(),
-                  config.storage_mode,
-                  config.data_directory,
-                  config.memory_bytes,
-                  to_u64(id));
+        log->info(
+                "node_started listen={} port={} advertise={} storage={} data={} memory_bytes={} "
+                "id={} id_created={} zone={} join={}",
+                config.listen.to_string(),
+                runtime.listening_port(),
+                options.identity.address.to_string(),
+                config.storage_mode,
+                config.data_directory,
+                config.memory_bytes,
+                membership::to_string(member_id),
+                identity.value().created,
+                config.zone,
+                config.join.size());
     });
     runtime.run(node);
     const node::NodeStats& stats = node.stats();
