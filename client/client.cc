@@ -433,4 +433,11 @@ Result<wire::StatsReply> Connection::stats() {
     return reply.value();
 }
 
+Result<wire::MembersReply> Connection::members() {
+    SHOAL_TRY_ASSIGN(const wire::Frame frame, call(wire::MembersRequest{}, wire::Opcode::kMembers));
+    Result<wire::MembersReply> reply = wire::decode_members_reply(frame.body);
+    if (!reply.is_ok()) return fail<wire::MembersReply>(FailureSource::kProtocol, reply.status());
+    return std::move(reply).value();
+}
+
 }  // namespace shoal::client

@@ -28,6 +28,13 @@ constexpr const char* kStatsHelp =
         "write or sync failed and the node refuses writes until restarted. In memory mode\n"
         "every disk figure is 0. docs/wire_format.md defines each one.";
 
+constexpr const char* kStatusHelp =
+        "One row per member, sorted by name: name, the first 8 hex digits of its id, state\n"
+        "(alive, suspect, dead, left, departed), zone, address, incarnation, and how many ms ago\n"
+        "the asked node last heard from it itself. With --json, one object:\n"
+        "{\"node\": ADDR, \"members\": [{\"id\", \"name\", \"address\", \"zone\", \"state\",\n"
+        "\"incarnation\", \"last_heard_ms\"}, ...]}.";
+
 struct Arguments {
     std::string node;
     bool json = false;
@@ -38,6 +45,20 @@ struct Arguments {
     std::string prefix;
     uint64_t limit = 1000;
 };
+
+CLI::App* add_status_verb(CLI::App& cli) {
+    CLI::App* status = cli.add_subcommand(
+            "status", "show the cluster's members as the node sees them: state, address, ...");
+    status->footer(fmt::format("{}\n\n{}", kStatusHelp, kExitCodesHelp));
+    return status;
+}
+
+// --node, else $SHOAL_NODE, else the default.
+std::string node_address(const std::string& flag) {
+    if (!flag.empty()) return flag;
+    const char* environment = std::getenv("SHOAL_NODE");
+    return environment != nullptr && *environment != '\0' ? environment : kDefaultNode;
+}
 
 int report(const Status& status, int exit_code) {
     std::fputs(fmt::format("shoal: {}\n", status.message()).c_str(), stderr);
@@ -175,6 +196,13 @@ int stats(client::Connection& connection, const Arguments& arguments) {
     return kExitOk;
 }
 
+int status(client::Connection& connection, const Arguments& arguments) {
+    Result<wire::MembersReply> reply = connection.members();
+    if (!reply.is_ok()) return failed(connection, reply.status(), "status");
+    print(describe_members(connection.address(), reply.value().members, arguments.json));
+    return kExitOk;
+}
+
 int ping(client::Connection& connection, const Arguments& arguments) {
     const Status pong = connection.ping();
     if (!pong.is_ok()) return failed(connection, pong, "ping");
@@ -218,6 +246,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     CLI::App* ping = cli.add_subcommand("ping", "check that the node answers");
     CLI::App* stats = cli.add_subcommand(
             "stats", "show the node's counters and its store's figures, corruption included");
+    CLI::App* status = add_status_verb(cli);
     for (CLI::App* verb : {put, get, remove, stat, list, ping}) {
         verb->footer(kExitCodesHelp);
     }
@@ -229,17 +258,12 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
         const int code = cli.exit(error);
         return code == 0 ? kExitOk : kExitUsage;
     }
-    if (!ping->parsed() && !list->parsed() && !stats->parsed()) {
+    if (!ping->parsed() && !list->parsed() && !stats->parsed() && !status->parsed()) {
         if (shoal::Status valid = shoal::wire::validate_key(arguments.key); !valid.is_ok()) {
             return report(valid, kExitUsage);
         }
     }
-    if (arguments.node.empty()) {
-        const char* environment = std::getenv("SHOAL_NODE");
-        arguments.node =
-                environment != nullptr && *environment != '\0' ? environment : kDefaultNode;
-    }
-    shoal::client::Options options{.address = arguments.node,
+    shoal::client::Options options{.address = node_address(arguments.node),
                                    .io_timeout = std::chrono::seconds(arguments.timeout_seconds)};
     shoal::Result<shoal::client::Connection> connection =
             shoal::client::Connection::connect(options);
@@ -254,5 +278,6 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     if (stat->parsed()) return shoal::cli::stat(node, arguments);
     if (list->parsed()) return shoal::cli::list(node, arguments);
     if (stats->parsed()) return shoal::cli::stats(node, arguments);
+    if (status->parsed()) return shoal::cli::status(node, arguments);
     return shoal::cli::ping(node, arguments);
 }

@@ -1,5 +1,7 @@
 #include "output.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "shoal/base/units.h"
@@ -83,6 +85,111 @@ std::string describe_stats(const wire::StatsReply& stats, bool json) {
     out += stats_row("writes_stopped", stats.writes_stopped ? "yes" : "no");
     out.pop_back();  // print() ends the last line.
     return out;
+}
+
+std::string_view member_state_name(wire::MemberStatus state) {
+    switch (state) {
+        case wire::MemberStatus::kAlive:
+            return "alive";
+        case wire::MemberStatus::kSuspect:
+            return "suspect";
+        case wire::MemberStatus::kDead:
+            return "dead";
+        case wire::MemberStatus::kLeft:
+            return "left";
+        case wire::MemberStatus::kDeparted:
+            return "departed";
+    }
+    return "unknown";
+}
+
+std::string format_member_id(const wire::MemberEntry& member) {
+    return fmt::format("{:016x}{:016x}", member.id_high, member.id_low);
+}
+
+namespace {
+
+std::string member_address(const wire::MemberEntry& member) {
+    // An IPv6 literal is bracketed, as users write it.
+    if (member.host.find(':') != std::string::npos) {
+        return fmt::format("[{}]:{}", member.host, member.port);
+    }
+    return fmt::format("{}:{}", member.host, member.port);
+}
+
+std::string member_json(const wire::MemberEntry& member) {
+    return fmt::format(
+            R"({{"id":"{}","name":{},"address":{},"zone":{},"state":"{}","incarnation":{},)"
+            R"("last_heard_ms":{}}})",
+            format_member_id(member),
+            json_string(member.name),
+            json_string(member_address(member)),
+            json_string(member.zone),
+            member_state_name(member.state),
+            member.incarnation,
+            member.last_heard_ms);
+}
+
+}  // namespace
+
+std::string describe_members(std::string_view node,
+                             std::vector<wire::MemberEntry>& members,
+                             bool json) {
+    std::sort(members.begin(), members.end(), [](const auto& left, const auto& right) {
+        if (left.name != right.name) return left.name < right.name;
+        return format_member_id(left) < format_member_id(right);
+    });
+    if (json) {
+        std::string entries;
+        for (const wire::MemberEntry& member : members) {
+            if (!entries.empty()) entries += ',';
+            entries += member_json(member);
+        }
+        return fmt::format(R"({{"node":{},"members":[{}]}})", json_string(node), entries);
+    }
+    size_t name_bytes = 4;
+    size_t address_bytes = 7;
+    size_t zone_bytes = 4;
+    for (const wire::MemberEntry& member : members) {
+        name_bytes = std::max(name_bytes, member.name.size());
+        address_bytes = std::max(address_bytes, member_address(member).size());
+        zone_bytes = std::max(zone_bytes, member.zone.size());
+    }
+    const auto row = [&](std::string_view name,
+                         std::string_view id,
+                         std::string_view state,
+                         std::string_view zone,
+                         std::string_view address,
+                         std::string_view incarnation,
+                         std::string_view heard) {
+        return fmt::format("{:<{}}  {:<8}  {:<8}  {:<{}}  {:<{}}  {:>11}  {:>10}\n",
+                           name,
+                           name_bytes,
+                           id,
+                           state,
+                           zone,
+                           zone_bytes,
+                           address,
+                           address_bytes,
+                           incarnation,
+                           heard);
+    };
+    std::string text = row("NAME", "ID", "STATE", "ZONE", "ADDRESS", "INCARNATION", "HEARD(ms)");
+    for (const wire::MemberEntry& member : members) {
+        text += row(member.name,
+                    format_member_id(member).substr(0, 8),
+                    member_state_name(member.state),
+                    member.zone,
+                    member_address(member),
+                    std::to_string(member.incarnation),
+                    std::to_string(member.last_heard_ms));
+    }
+    text += fmt::format("{} members, {} alive",
+                        members.size(),
+                        std::count_if(members.begin(), members.end(), [](const auto& member) {
+                            return member.state == wire::MemberStatus::kAlive;
+                        }));
+    return text;
 }
 
 }  // namespace shoal::cli

@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "shoal/base/version.h"
 #include "shoal/wire/messages.h"
@@ -22,5 +23,19 @@ std::string describe_object(std::string_view key, const wire::ObjectInfo& info, 
 // A node's statistics: a two-column table, one figure per line (its name, then its value,
 // with a size for people beside byte counts), or one JSON object with the same names.
 std::string describe_stats(const wire::StatsReply& stats, bool json);
+
+// "alive", "suspect", "dead", "left" or "departed".
+std::string_view member_state_name(wire::MemberStatus state);
+// 32 lowercase hex digits, the high word first (the node's id in its logs and node.id).
+std::string format_member_id(const wire::MemberEntry& member);
+
+// A node's member list, sorted by name (then id): a table (name, short id, state, zone,
+// address, incarnation, last heard), or with `json` one object
+//   {"node": "<asked>", "members": [{"id", "name", "address", "zone", "state",
+//    "incarnation", "last_heard_ms"}, ...]}.
+// `members` is sorted in place.
+std::string describe_members(std::string_view node,
+                             std::vector<wire::MemberEntry>& members,
+                             bool json);
 
 }  // namespace shoal::cli

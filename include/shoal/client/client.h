@@ -105,6 +105,8 @@ public:
     // The node's counters since it started and its store's figures, among them the damage the
     // disk store found (corrupt ranges, damaged objects). Disk figures are 0 in memory mode.
     Result<wire::StatsReply> stats();
+    // The node's member list as it sees it now (shoal status), in the node's order (by id).
+    Result<wire::MembersReply> members();
 
     // Where the last failure came from.
     FailureSource failure_source() const { return failure_source_; }
