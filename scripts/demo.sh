@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The README's first command: installs what is missing, builds a release, starts one shoald
-# in memory mode on 127.0.0.1, and shows a put/get round trip with the shoal CLI.
+# The README's first command: installs what is missing, builds a release, starts a local
+# 3-node cluster with scripts/cluster.sh (memory mode, 127.0.0.11..13), shows `shoal status`
+# converged, does a put/get round trip through one node with the shoal CLI, and tears down.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -12,29 +13,23 @@ shoald="$bin/src/app/shoald"
 shoal="$bin/client/shoal"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/shoal-demo-XXXXXX")"
-node_pid=""
+port="${SHOAL_DEMO_PORT:-7400}"
+export CLUSTER_DIR="$work/cluster" SHOALD="$shoald" SHOAL="$shoal" PORT="$port"
+export SHOALD_FLAGS="--storage memory"
 cleanup() {
-    if [ -n "$node_pid" ] && kill -0 "$node_pid" 2>/dev/null; then
-        kill -TERM "$node_pid"
-        wait "$node_pid" || true
-    fi
+    scripts/cluster.sh down >/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-port="${SHOAL_DEMO_PORT:-7400}"
-"$shoald" --config configs/single.toml --listen "127.0.0.1:$port" --data "$work/data" \
-    --log-file "$work/shoald.log" &
-node_pid=$!
-export SHOAL_NODE="127.0.0.1:$port"
-for _ in $(seq 1 100); do
-    "$shoal" ping >/dev/null 2>&1 && break
-    kill -0 "$node_pid" 2>/dev/null || { cat "$work/shoald.log"; exit 1; }
-    sleep 0.05
-done
-"$shoal" ping >/dev/null
+echo "== scripts/cluster.sh up 3: three nodes on 127.0.0.11..13:$port, joining node 1"
+scripts/cluster.sh up 3
+scripts/cluster.sh wait-converged 3 30
+echo "== shoal status (through node 1)"
+scripts/cluster.sh status 1
 
-echo "== a node is up on $SHOAL_NODE (log: $work/shoald.log)"
+export SHOAL_NODE="127.0.0.11:$port"
+echo "== the data path is one node's for now (issue #5): puts and gets go through $SHOAL_NODE"
 head -c $((8 * 1024 * 1024 + 123)) /dev/urandom > "$work/photo.bin"
 echo "== shoal put demo/photo.bin (8 MiB of random bytes)"
 "$shoal" put demo/photo.bin "$work/photo.bin"
@@ -51,3 +46,6 @@ echo "== shoal get demo/hello.txt"
 "$shoal" get demo/hello.txt
 "$shoal" rm demo/hello.txt
 echo "== shoal rm demo/hello.txt, then get: exit code $("$shoal" get demo/hello.txt >/dev/null 2>&1; echo $?) (3 = not found)"
+echo "== scripts/cluster.sh stop 3: a graceful leave; node 1 now sees"
+scripts/cluster.sh stop 3
+scripts/cluster.sh status 1
