@@ -38,6 +38,10 @@ bool poll_until(milliseconds timeout, Condition&& condition) {
 
 }  // namespace
 
+bool poll_for(milliseconds timeout, const std::function<bool()>& condition) {
+    return poll_until(timeout, condition);
+}
+
 TempDir::TempDir() {
     const char* base = std::getenv("TMPDIR");
     std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/shoal-test-XXXXXX";
@@ -139,13 +143,16 @@ const char* shoal_path() {
     return SHOAL_CLI_PATH;
 }
 
-NodeProcess::NodeProcess(const TempDir& directory, std::vector<std::string> extra_flags)
-    : log_path_(directory.file("shoald.log")) {
+NodeProcess::NodeProcess(const TempDir& directory,
+                         std::vector<std::string> extra_flags,
+                         const NodeSpec& spec)
+    : log_path_(directory.file("shoald.log")),
+      host_(spec.listen.substr(0, spec.listen.rfind(':'))) {
     std::vector<std::string> argv{shoald_path(),
                                   "--name",
-                                  "itest",
+                                  spec.name,
                                   "--listen",
-                                  "127.0.0.1:0",
+                                  spec.listen,
                                   "--data",
                                   directory.file("data")};
     // Memory mode unless the test asks for a mode: most process tests are about the protocol.

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -67,12 +68,20 @@ bool files_equal(const std::string& left, const std::string& right);
 const char* shoald_path();
 const char* shoal_path();
 
-// A shoald on 127.0.0.1 with an OS-chosen port, its data in `directory`, stopped (SIGTERM,
-// then SIGKILL if it does not stop in time) when the object goes. Memory mode unless
-// `extra_flags` names a --storage mode.
+// Who a NodeProcess is: its name and listen address (port 0: the OS picks one).
+struct NodeSpec {
+    std::string name = "itest";
+    std::string listen = "127.0.0.1:0";
+};
+
+// A shoald on 127.0.0.1 with an OS-chosen port (or as `spec` says), its data in `directory`,
+// stopped (SIGTERM, then SIGKILL if it does not stop in time) when the object goes. Memory
+// mode unless `extra_flags` names a --storage mode.
 class NodeProcess {
 public:
-    explicit NodeProcess(const TempDir& directory, std::vector<std::string> extra_flags = {});
+    explicit NodeProcess(const TempDir& directory,
+                         std::vector<std::string> extra_flags = {},
+                         const NodeSpec& spec = {});
     ~NodeProcess();
     NodeProcess(const NodeProcess&) = delete;
     NodeProcess& operator=(const NodeProcess&) = delete;
@@ -80,7 +89,7 @@ public:
     NodeProcess& operator=(NodeProcess&&) = delete;
 
     uint16_t port() const { return port_; }
-    std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+    std::string address() const { return host_ + ":" + std::to_string(port_); }
     pid_t pid() const { return pid_; }
     std::string log() const { return read_file(log_path_); }
 
@@ -98,9 +107,13 @@ public:
 
 private:
     std::string log_path_;
+    std::string host_;
     pid_t pid_ = -1;
     uint16_t port_ = 0;
 };
+
+// Polls `condition` until it holds or `timeout` passes; whether it held.
+bool poll_for(milliseconds timeout, const std::function<bool()>& condition);
 
 // A blocking TCP connection to 127.0.0.1:port for hand-made frames.
 class RawSocket {
