@@ -182,6 +182,7 @@ void Node::on_push_pull_request(runtime::ConnectionId id,
     Buffer reply;
     wire::encode_reply(request, wire::PushPullReply{.state = answer.value()->view()}, reply);
     send(id, std::move(reply));
+    bound_send_queue(id);
     flush_membership();
 }
 
@@ -207,6 +208,14 @@ void Node::on_members(runtime::ConnectionId id, RequestId request) {
     Buffer encoded;
     wire::encode_reply(request, reply, encoded);
     send(id, std::move(encoded));
+    bound_send_queue(id);
+}
+
+// Replies of up to half a MiB each: a peer that pipelines requests without reading is paused
+// once its queue is full, as a get stream's client is.
+void Node::bound_send_queue(runtime::ConnectionId id) {
+    auto found = connections_.find(id);
+    if (found != connections_.end()) check_send_queue(id, found->second);
 }
 
 void Node::log_member_event(const membership::MemberEvent& event) {

@@ -1,10 +1,11 @@
 // Goal: the node shell wires membership end to end: simulated Nodes that join through one of
 // them converge to one member list (datagrams and push-pulls over the runtime seam), a crashed
 // node is seen dead by every other within the LAN bound, and a node that leaves is seen "left".
+// Bad datagrams and push-pull states are refused, counted and answered, and nothing else moves.
 //
 // Method: five real node::Node instances on SimRuntimes at 10.0.0.<i>:7400 on one SimNetwork,
 // with the core's default (LAN) timings; node 1 starts alone and the others join it. The run
-// is seeded; CAPTURE(seed) prints it on failure.
+// is seeded; CAPTURE(seed) prints it on failure. A SimClient sends the bad push-pulls.
 #include <memory>
 #include <vector>
 
@@ -14,6 +15,7 @@
 
 #include "shoal/node/node.h"
 #include "shoal/sim/error_counting_sink.h"
+#include "shoal/sim/sim_client.h"
 #include "shoal/sim/sim_runtime.h"
 #include "sim_network_support.h"
 
@@ -38,6 +40,7 @@ public:
     }
 
     node::Node& node(size_t index) { return *members_[index].node; }
+    SimNetwork& network() { return network_; }
     SimRuntime& runtime(size_t index) { return *members_[index].runtime; }
     size_t size() const { return members_.size(); }
     bool up(size_t index) const { return members_[index].node != nullptr; }
@@ -147,6 +150,53 @@ TEST_CASE("sim: nodes that join through one converge and see a crash and a leave
         }
         return cluster.runtime(3).is_stopped();
     }));
+    REQUIRE(cluster.errors() == 0);
+}
+
+TEST_CASE("sim: bad gossip and push-pull bytes are refused and counted and the node goes on",
+          "[sim][membership]") {
+    MembershipCluster cluster(2, /*seed=*/7);
+    REQUIRE(cluster.run_until(std::chrono::seconds(10), [&] { return cluster.converged(2); }));
+
+    // A datagram that is not gossip.
+    const std::string garbage = "not a gossip packet at all";
+    cluster.network().send_datagram(node_address(9), node_address(1), Buffer(as_bytes(garbage)));
+    // Push-pull requests over the framed protocol: a state that does not decode, and an
+    // empty one that the wire decoder refuses.
+    SimClient client(cluster.network());
+    client.connect(cluster.runtime(0));
+    Buffer bad;
+    wire::encode_request(RequestId{1}, wire::PushPullRequest{.state = as_bytes(garbage)}, bad);
+    client.send(std::move(bad));
+    Buffer empty;
+    wire::encode_frame_header({.body_bytes = 0,
+                               .kind = wire::FrameKind::kRequest,
+                               .opcode = wire::Opcode::kPushPull,
+                               .request_id = RequestId{2}},
+                              empty);
+    client.send(std::move(empty));
+    Buffer members;
+    wire::encode_request(RequestId{3}, wire::MembersRequest{}, members);
+    client.send(std::move(members));
+    cluster.run_for(std::chrono::seconds(1));
+
+    for (const uint64_t request : {uint64_t{1}, uint64_t{2}}) {
+        const std::vector<ReceivedFrame>& replies = client.frames(RequestId{request});
+        REQUIRE(replies.size() == 1);
+        REQUIRE(replies[0].header.kind == wire::FrameKind::kError);
+        Result<wire::ErrorReply> error = wire::decode_error(replies[0].body.view());
+        REQUIRE(error.is_ok());
+        REQUIRE(error.value().code == Code::kInvalidArgument);
+    }
+    const std::vector<ReceivedFrame>& listed = client.frames(RequestId{3});
+    REQUIRE(listed.size() == 1);
+    Result<wire::MembersReply> reply = wire::decode_members_reply(listed[0].body.view());
+    REQUIRE(reply.is_ok());
+    REQUIRE(reply.value().members.size() == 2);
+    REQUIRE(cluster.node(0).swim().stats().packets_malformed >= 1);
+    REQUIRE(cluster.node(0).swim().stats().push_pulls_rejected >= 1);
+    REQUIRE(client.is_open());
+    REQUIRE(cluster.converged(2));
     REQUIRE(cluster.errors() == 0);
 }
 

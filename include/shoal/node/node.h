@@ -180,6 +180,7 @@ private:
                               RequestId request,
                               const wire::PushPullRequest& push_pull);
     void on_members(runtime::ConnectionId id, RequestId request);
+    void bound_send_queue(runtime::ConnectionId id);
     void log_member_event(const membership::MemberEvent& event);
 
     void on_request(runtime::ConnectionId id, Connection& connection, const wire::Frame& frame);
