@@ -48,10 +48,10 @@ usage() {
 }
 
 check_index() {
-    [[ "${1:-}" =~ ^[1-9][0-9]*$ ]] && [ "$1" -le 244 ] || {
+    if [[ ! "${1:-}" =~ ^[1-9][0-9]*$ ]] || [ "$1" -gt 244 ]; then
         echo "cluster.sh: node index must be 1..244, not '${1:-}'" >&2
         exit 2
-    }
+    fi
 }
 
 host_of() { echo "127.0.0.$((10 + $1))"; }
