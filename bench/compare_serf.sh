@@ -8,8 +8,9 @@
 #   3. steady-state gossip: bytes per second per node over a quiet window, from the loopback
 #      interface's counters while only that cluster runs
 #
-#   bench/compare_serf.sh                 uses build/release if shoald and shoal are there,
-#                                         else builds build/bench-release
+#   bench/compare_serf.sh                 uses build/release if shoald and shoal are there and
+#                                         newer than the last commit to their sources, else
+#                                         builds build/bench-release (incrementally)
 #   BUILD_DIR=build/dev bench/compare_serf.sh    uses the binaries already built there
 #
 # Knobs (environment): ROUNDS per cluster size (default 3; medians are reported), NODE_COUNTS
@@ -159,7 +160,13 @@ if want shoal; then
     [ -x "$cluster_sh" ] || fail "no local-cluster launcher at $cluster_sh"
     if [ -z "${BUILD_DIR:-}" ]; then
         BUILD_DIR="$root/build/release"
-        if [ ! -x "$BUILD_DIR/src/app/shoald" ] || [ ! -x "$BUILD_DIR/client/shoal" ]; then
+        # Binaries older than the last commit to the code they are built from may predate the
+        # membership layer itself: then build/release is stale, and it is not ours to rebuild.
+        source_time="$(git -C "$root" log -1 --format=%ct -- src include client CMakeLists.txt \
+            cmake 2>/dev/null || echo 0)"
+        if [ ! -x "$BUILD_DIR/src/app/shoald" ] || [ ! -x "$BUILD_DIR/client/shoal" ] ||
+            [ "$(stat -c %Y "$BUILD_DIR/src/app/shoald")" -lt "${source_time:-0}" ] ||
+            [ "$(stat -c %Y "$BUILD_DIR/client/shoal")" -lt "${source_time:-0}" ]; then
             # build/release belongs to whoever works in src/: build in a directory of our own.
             BUILD_DIR="$root/build/bench-release"
             if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
