@@ -119,7 +119,9 @@ TEST_CASE("sim disk: a write that asks for a sync is durable when it completes, 
     REQUIRE(file.is_ok());
     DiskWrite write{.file = file.value(), .offset = 14, .data = as_bytes("+late"), .sync = true};
     bool done = false;
-    write.done = [&](DiskWrite&, const Status&) { done = true; };
+    write.done = [&](DiskWrite&, const Status&) {
+        done = true;
+    };
     driver.disk.write(write);
     REQUIRE(driver.events.run_until(driver.events.now() + std::chrono::seconds(1), [&] {
         return driver.contents("/data/log") == "earlier+synced+late";
