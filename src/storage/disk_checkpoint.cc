@@ -116,7 +116,9 @@ private:
         entry_.digest = object.digest;
         entry_.damage = object.damage;
         entry_.piece_count = static_cast<uint32_t>(object.pieces.size());
-        entry_.pieces = object.damage.empty() ? object.pieces : std::vector<RecordLocation>{};
+        // Assigned, not rebuilt: the entry's vector keeps its capacity from slice to slice.
+        entry_.pieces.clear();
+        if (object.damage.empty()) entry_.pieces = object.pieces;
         writer_.add(entry_);
     }
 

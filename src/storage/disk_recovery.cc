@@ -174,11 +174,15 @@ private:
         contents_ = Buffer();
         latest_.clear();
         pieces_.clear();
+        report_set_aside(reason);
+        open_next();
+    }
+
+    void report_set_aside(std::string_view reason) {
         store_.counters_.checkpoints_set_aside += 1;
         store_.log_.warn("checkpoint_not_used directory={} reason=\"{}\"",
                          store_.options_.directory,
                          reason);
-        open_next();
     }
 
     // A segment the checkpoint covers is taken as it lists it, without reading it.
@@ -225,9 +229,6 @@ private:
     // Starts over without the checkpoint. Nothing was published yet; what was found so far is
     // forgotten and found again.
     void fall_back(std::string_view reason) {
-        store_.log_.warn("checkpoint_not_used directory={} reason=\"{}\"",
-                         store_.options_.directory,
-                         reason);
         for (auto& [sequence, segment] : store_.segments_) {
             if (segment.is_open) store_.disk_.close(segment.file);
         }
@@ -235,7 +236,7 @@ private:
         const uint64_t torn_tails = store_.counters_.torn_tails;
         store_.counters_ = counters_at_start_;
         store_.counters_.torn_tails = torn_tails;
-        store_.counters_.checkpoints_set_aside += 1;
+        report_set_aside(reason);
         store_.lsn_last_ = 0;
         store_.put_last_ = 0;
         store_.appended_since_checkpoint_ = 0;
