@@ -122,7 +122,9 @@ Instant Swim::wake_at() const {
     for (const Relay& relay : relays_) {
         earliest(relay.nack_sent ? relay.expire_at : relay.nack_at);
     }
-    if (!broadcasts_.empty()) earliest(next_on_grid(gossip_next_, options_.gossip_interval, now_));
+    if (!broadcasts_.empty()) {
+        earliest(gossip_soon_ ? now_ : next_on_grid(gossip_next_, options_.gossip_interval, now_));
+    }
     return wake;
 }
 
@@ -369,8 +371,11 @@ std::vector<const Member*>& Swim::random_members(size_t count, MemberId exclude,
 }
 
 void Swim::tick_gossip() {
-    if (now_ < gossip_next_) return;
-    gossip_next_ = next_on_grid(gossip_next_, options_.gossip_interval, now_ + Duration{1});
+    if (now_ < gossip_next_ && !gossip_soon_) return;
+    if (now_ >= gossip_next_) {
+        gossip_next_ = next_on_grid(gossip_next_, options_.gossip_interval, now_ + Duration{1});
+    }
+    gossip_soon_ = false;
     if (broadcasts_.empty()) return;
     for (const Member* target :
          random_members(options_.gossip_nodes, MemberId{}, Pick::kLiveAndRecentlyDead)) {

@@ -249,6 +249,7 @@ void Swim::broadcast(const Member& member, MemberId from) {
     }
     update.from = from;
     broadcasts_.push(update);
+    gossip_soon_ = true;
 }
 
 }  // namespace shoal::membership

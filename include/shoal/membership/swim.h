@@ -344,6 +344,9 @@ private:
 
     // Gossip, push-pull, joins, departures.
     Instant gossip_next_;
+    // A new update goes out at the next tick rather than the next gossip round, so that news
+    // crosses a hop in a tick; rounds then carry its retransmits.
+    bool gossip_soon_ = false;
     Instant push_pull_next_;
     std::vector<HostPort> seeds_;
     Instant join_next_;
