@@ -27,10 +27,16 @@ struct Version {
 
 class HybridClock {
 public:
+    // Wall-clock readings at or past 2^47 ms (the year 6429) are not believed: next() holds
+    // them under it, observe() refuses them. From the highest timestamp this leaves, 2^63 more
+    // remain, so the clock never runs out.
+    static constexpr uint64_t kWallClockMsCeiling = uint64_t{1} << 47;
+
     // A timestamp later than every one this clock issued or observed.
     uint64_t next(uint64_t wall_clock_ms);
-    // Takes in a timestamp seen from another node, so later local ones exceed it.
-    void observe(uint64_t hlc);
+    // Takes in a timestamp seen from another node, so later local ones exceed it. False, and
+    // nothing taken, for one whose wall-clock part is at or past kWallClockMsCeiling.
+    bool observe(uint64_t hlc);
     uint64_t last() const { return last_; }
 
     static uint64_t wall_clock_ms_of(uint64_t hlc) { return hlc >> kLogicalBits; }
