@@ -118,7 +118,7 @@ Result<PutId> DiskStore::begin_put(std::string_view key, uint64_t object_bytes_h
                             options_.directory,
                             format_bytes(reserve_bytes())));
     }
-    SHOAL_ASSERT(key.size() >= limits::kKeyBytesMin && key.size() <= limits::kKeyBytesMax);
+    SHOAL_ASSERT(key.size() >= limits::kKeyBytesMin && key.size() <= limits::kStoreKeyBytesMax);
     put_last_ += 1;
     const PutId put{put_last_};
     const bool inserted = puts_.emplace(put, OpenPut{.key = std::string(key)}).second;

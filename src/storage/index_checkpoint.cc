@@ -71,7 +71,7 @@ Status read_object_fields(Reader& reader, CheckpointEntry& entry) {
 
 Status read_entry(Reader& reader, CheckpointEntry& entry) {
     const uint8_t kind = reader.u8();
-    entry.key = reader.string16(limits::kKeyBytesMax);
+    entry.key = reader.string16(limits::kStoreKeyBytesMax);
     entry.version.hlc = reader.u64();
     entry.version.node = NodeId{reader.u64()};
     entry.location = read_location(reader);

@@ -79,7 +79,7 @@ ObjectRef ObjectBuilder::finish(Version version, uint64_t digest) {
 }
 
 Status MemoryStore::Options::validate() const {
-    if (memory_bytes < kObjectOverheadBytes + limits::kKeyBytesMax) {
+    if (memory_bytes < kObjectOverheadBytes + limits::kStoreKeyBytesMax) {
         return Status::invalid_argument(fmt::format(
                 "storage.memory_bytes = {} is too small to hold even one object", memory_bytes));
     }

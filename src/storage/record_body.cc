@@ -13,7 +13,7 @@ Status corrupt(std::string_view what, const Status& status) {
 }
 
 Status check_key(std::string_view what, std::string_view key) {
-    if (key.size() < limits::kKeyBytesMin || key.size() > limits::kKeyBytesMax) {
+    if (key.size() < limits::kKeyBytesMin || key.size() > limits::kStoreKeyBytesMax) {
         return Status::corruption(fmt::format("wal: {} key of {} bytes", what, key.size()));
     }
     return Status::ok();
@@ -88,7 +88,7 @@ Result<CommitBody> decode_commit_body(ByteView body) {
     commit.object_bytes = reader.u64();
     commit.digest = reader.u64();
     commit.piece_count = reader.u32();
-    commit.key = reader.string16(limits::kKeyBytesMax);
+    commit.key = reader.string16(limits::kStoreKeyBytesMax);
     commit.inline_data = reader.bytes32(limits::kDataFrameBytesMax);
     if (Status status = reader.finish("commit"); !status.is_ok()) return corrupt("commit", status);
     SHOAL_TRY(check_key("commit", commit.key));
@@ -112,7 +112,7 @@ Result<TombstoneBody> decode_tombstone_body(ByteView body) {
     TombstoneBody tombstone;
     tombstone.version.hlc = reader.u64();
     tombstone.version.node = NodeId{reader.u64()};
-    tombstone.key = reader.string16(limits::kKeyBytesMax);
+    tombstone.key = reader.string16(limits::kStoreKeyBytesMax);
     if (Status status = reader.finish("tombstone"); !status.is_ok()) {
         return corrupt("tombstone", status);
     }

@@ -153,5 +153,24 @@ TEST_CASE("LocalStore writes, reads, replaces, lists and removes records in eith
     CHECK(harness.error_logs() == 0);
 }
 
+TEST_CASE("LocalStore takes store keys of a namespace byte and a whole user key, NULs included",
+          "[sim][storage]") {
+    const bool disk_mode = GENERATE(false, true);
+    INFO("disk mode: " << disk_mode);
+    Harness harness(disk_mode);
+    std::string key(limits::kStoreKeyBytesMax, 'k');
+    key[0] = '\x01';
+    key[7] = '\0';
+    const Version version{.hlc = 5, .node = NodeId{3}};
+    REQUIRE(harness.put(key, ByteView{}, as_bytes("value"), version).is_ok());
+    if (disk_mode) harness.reopen();
+    Result<LocalRecord> record = harness.read(key);
+    REQUIRE(record.is_ok());
+    CHECK(as_string_view(record.value().join().view()) == "value");
+    const storage::LocalListPage page = harness.local().list(std::string(1, '\x01'), "", 10);
+    REQUIRE(page.entries.size() == 1);
+    CHECK(page.entries[0].key == key);
+}
+
 }  // namespace
 }  // namespace shoal::sim

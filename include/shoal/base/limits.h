@@ -9,6 +9,9 @@ namespace shoal::limits {
 inline constexpr uint32_t kKeyBytesMin = 1;
 inline constexpr uint32_t kKeyBytesMax = 1024;
 inline constexpr uint32_t kPrefixBytesMax = kKeyBytesMax;
+// A node's store holds records under store keys: a namespace byte, then a user key or a
+// fixed-size chunk id (docs/object_format.md, "Store keys"). Any byte may appear in one.
+inline constexpr uint32_t kStoreKeyBytesMax = kKeyBytesMax + 1;
 
 // Objects stream in data frames of at most this many payload bytes.
 inline constexpr uint32_t kDataFrameBytesMax = 1024 * 1024;

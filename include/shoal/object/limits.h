@@ -47,7 +47,7 @@ inline constexpr size_t kChunkHeaderBytesMax =
 
 // Store keys (store_key.h): a namespace byte and then the user key, or a fixed-size chunk id.
 inline constexpr size_t kChunkStoreKeyBytes = 1 + 8 + 8 + 8 + 4 + 1;
-inline constexpr size_t kStoreKeyBytesMax = 1 + limits::kKeyBytesMax;
+inline constexpr size_t kStoreKeyBytesMax = limits::kStoreKeyBytesMax;
 
 static_assert(kStripeBytesMin <= kStripeBytesMax);
 static_assert(kChunksPerStripeMax <= UINT8_MAX, "k and m are u8 fields");

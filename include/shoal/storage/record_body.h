@@ -54,7 +54,7 @@ void encode_commit_head(const CommitBody& commit, Buffer& target);
 void encode_tombstone_body(const TombstoneBody& tombstone, Buffer& target);
 
 // kCorruption, saying why, for a body that is not well formed: a short or over-long field, a
-// key outside 1..kKeyBytesMax, put id 0, inline data that disagrees with the size, bytes left
+// key outside 1..kStoreKeyBytesMax, put id 0, inline data that disagrees with the size, bytes left
 // over. A record that passed its checksum and still fails here was written by a broken build.
 Result<PieceBody> decode_piece_body(ByteView body);
 Result<CommitBody> decode_commit_body(ByteView body);
