@@ -10,8 +10,9 @@ namespace shoal::storage {
 Buffer LocalRecord::join() const {
     Buffer joined;
     joined.reserve(record_bytes);
-    for (const PieceData& piece : pieces)
+    for (const PieceData& piece : pieces) {
         joined.append(piece.data);
+    }
     return joined;
 }
 
@@ -165,8 +166,9 @@ void LocalStore::defer(std::function<void()> completion) {
 void LocalStore::on_turn_end() {
     std::vector<std::function<void()>> ready = std::move(deferred_);
     deferred_.clear();
-    for (std::function<void()>& completion : ready)
+    for (std::function<void()>& completion : ready) {
         completion();
+    }
 }
 
 }  // namespace shoal::storage

@@ -58,8 +58,11 @@ public:
     explicit LocalStore(MemoryStore& memory);
     explicit LocalStore(DiskStore& disk);
 
+    ~LocalStore() = default;
     LocalStore(const LocalStore&) = delete;
     LocalStore& operator=(const LocalStore&) = delete;
+    LocalStore(LocalStore&&) = delete;
+    LocalStore& operator=(LocalStore&&) = delete;
 
     // Writes `head` followed by `body` as the record of `key`, replacing any older one; `done`
     // runs once it is durable (disk mode, by the fsync policy) or visible (memory mode).

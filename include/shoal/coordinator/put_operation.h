@@ -1,0 +1,109 @@
+// PutOperation: one client put, spread over the cluster (docs/cluster.md).
+//
+// The client's bytes fill a stripe; a full stripe is encoded into k + m chunks that go to the
+// stripe's candidates (owners first, fallbacks for the owners that fail); once every stripe
+// has k + ceil(m/2) chunks durable on distinct nodes, the manifest goes to the key's manifest
+// owners, and the put is acknowledged once their write quorum holds it. An object of at most
+// the inline threshold skips the stripes: its manifest carries it.
+//
+// Memory is bounded: at most kStripesInFlightMax encoded stripes wait for their quorums while
+// one more fills; wants_data() tells the node to stop reading the client until one completes
+// (the `resume` callback).
+//
+// The operation lives as long as a completion of its peer calls may still run (they hold it);
+// after cancel() or its end it calls no callback of the node.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shoal/coordinator/layout.h"
+#include "shoal/coordinator/peers.h"
+#include "shoal/erasure/codec.h"
+#include "shoal/object/manifest.h"
+
+namespace shoal::coordinator {
+
+class PutOperation : public std::enable_shared_from_this<PutOperation> {
+public:
+    struct Parameters {
+        std::string key;
+        std::optional<uint64_t> declared_bytes;  // If the client declared the size.
+        object::Scheme scheme{.k = 4, .m = 2};
+        uint32_t stripe_bytes = 4 << 20;
+        uint32_t inline_bytes_max = object::kInlineBytesMax;
+        Version version;
+        uint64_t created_ms = 0;
+    };
+
+    // The manifest that was written: the object's version, size and digest.
+    using Done = std::function<void(Result<object::Manifest> written)>;
+
+    static constexpr uint32_t kStripesInFlightMax = 2;
+
+    // kInvalidArgument for a scheme or stripe size the object format refuses, or a declared
+    // size past what one manifest can describe. `peers`, `stats` must outlive the operation.
+    static Result<std::shared_ptr<PutOperation>> start(Peers& peers,
+                                                       std::shared_ptr<const Layout> layout,
+                                                       Parameters parameters,
+                                                       OperationStats& stats,
+                                                       Done done,
+                                                       std::function<void()> resume);
+
+    // Takes the client's next bytes (copied into the stripe being filled). Returns the put's
+    // failure if it has already failed (then `done` has run or will).
+    Status on_data(ByteView data);
+    // The client's last byte has arrived and the object's digest checked.
+    void on_end(uint64_t object_digest);
+    // False while kStripesInFlightMax stripes wait for their quorums.
+    bool wants_data() const;
+    // The client went away: nothing more is sent, `done` is not called.
+    void cancel();
+
+    PutOperation(Peers& peers,
+                 std::shared_ptr<const Layout> layout,
+                 Parameters parameters,
+                 erasure::Codec codec,
+                 OperationStats& stats,
+                 Done done,
+                 std::function<void()> resume);
+
+private:
+    struct Stripe;
+    struct ChunkSlot;
+
+    void seal_stripe(bool is_last);
+    void send_chunk(const std::shared_ptr<Stripe>& stripe, uint32_t chunk_index);
+    void on_chunk_written(const std::shared_ptr<Stripe>& stripe,
+                          uint32_t chunk_index,
+                          const NodeKey& node,
+                          const Status& status);
+    void stripe_written(Stripe& stripe);
+    void maybe_write_manifest();
+    void fail(Status status);
+    std::string what() const;
+
+    Peers& peers_;
+    std::shared_ptr<const Layout> layout_;
+    Parameters parameters_;
+    erasure::Codec codec_;
+    OperationStats& stats_;
+    Done done_;
+    std::function<void()> resume_;
+
+    Buffer filling_;  // The stripe being filled.
+    uint64_t received_bytes_ = 0;
+    uint32_t stripes_sealed_ = 0;
+    uint32_t stripes_in_flight_ = 0;
+    std::vector<uint64_t> stripe_digests_;
+    std::vector<NodeKey> chunk_nodes_;       // Stripe-major, as the manifest keeps them.
+    std::optional<uint64_t> object_digest_;  // Set by on_end.
+    bool manifest_started_ = false;
+    bool finished_ = false;  // Done ran, or cancelled.
+};
+
+}  // namespace shoal::coordinator

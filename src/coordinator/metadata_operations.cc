@@ -1,0 +1,212 @@
+#include "shoal/coordinator/metadata_operations.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "shoal/coordinator/manifest_quorum.h"
+
+namespace shoal::coordinator {
+namespace {
+
+// Rounds of a list whose pages held nothing but tombstones, before it returns an empty page
+// that says more may follow.
+constexpr uint32_t kListRoundsMax = 16;
+
+struct ListRound {
+    std::shared_ptr<const Layout> layout;
+    std::string prefix;
+    std::string start_after;
+    uint32_t limit = 0;
+    uint32_t rounds = 0;
+    std::vector<ManifestPage> pages;
+    uint32_t pending = 0;
+    uint32_t failed = 0;
+    std::optional<Status> first_failure;
+    ListDone done;
+};
+
+void list_round(Peers& peers, const std::shared_ptr<ListRound>& round, OperationStats& stats);
+
+void list_round_done(Peers& peers, const std::shared_ptr<ListRound>& round, OperationStats& stats) {
+    const uint32_t nodes = static_cast<uint32_t>(round->layout->table().nodes().size());
+    const uint32_t replicas = round->layout->manifest_replicas();
+    const uint32_t read_quorum = round->layout->manifest_read_quorum();
+    const uint32_t failures_allowed = replicas > read_quorum ? replicas - read_quorum : 0;
+    if (round->failed > failures_allowed) {
+        stats.manifest_reads_failed += 1;
+        round->done(Status::unavailable(fmt::format(
+                "ls {}: {} of {} nodes answered, {} needed{}",
+                round->prefix,
+                nodes - round->failed,
+                nodes,
+                nodes - failures_allowed,
+                round->first_failure.has_value()
+                        ? fmt::format("; first failure: {}", round->first_failure->to_string())
+                        : "")));
+        return;
+    }
+    ListPage merged = merge_pages(round->pages, round->limit);
+    round->rounds += 1;
+    const bool only_tombstones = merged.entries.empty() && merged.truncated;
+    if (!only_tombstones || round->rounds >= kListRoundsMax) {
+        round->done(std::move(merged));
+        return;
+    }
+    // Every key in this round's range was deleted: go on from where the nodes' pages ended.
+    round->start_after = merged.scanned_through;
+    round->pages.clear();
+    round->failed = 0;
+    list_round(peers, round, stats);
+}
+
+void on_list_answer(Peers& peers,
+                    const std::shared_ptr<ListRound>& round,
+                    Result<ManifestPage> page,
+                    OperationStats& stats) {
+    if (page.is_ok()) {
+        round->pages.push_back(std::move(page).value());
+    } else {
+        round->failed += 1;
+        if (!round->first_failure.has_value()) round->first_failure = page.status();
+    }
+    round->pending -= 1;
+    if (round->pending == 0) list_round_done(peers, round, stats);
+}
+
+void list_round(Peers& peers, const std::shared_ptr<ListRound>& round, OperationStats& stats) {
+    const std::span<const placement::Node> nodes = round->layout->table().nodes();
+    round->pending = static_cast<uint32_t>(nodes.size());
+    for (const placement::Node& node : nodes) {
+        peers.list_manifests(node.id,
+                             round->prefix,
+                             round->start_after,
+                             round->limit,
+                             [&peers, round, &stats](Result<ManifestPage> page) {
+                                 on_list_answer(peers, round, std::move(page), stats);
+                             });
+    }
+}
+
+}  // namespace
+
+void delete_object(Peers& peers,
+                   const std::shared_ptr<const Layout>& layout,
+                   const std::string& key,
+                   Version version,
+                   OperationStats& stats,
+                   DeleteDone done) {
+    const uint64_t created_ms = HybridClock::wall_clock_ms_of(version.hlc);
+    const std::string what = fmt::format("rm {}", key);
+    read_manifest(peers,
+                  *layout,
+                  key,
+                  what,
+                  stats,
+                  [&peers, layout, key, version, created_ms, what, &stats, done = std::move(done)](
+                          Result<std::optional<object::Manifest>> newest) {
+                      if (!newest.is_ok()) {
+                          done(newest.status());
+                          return;
+                      }
+                      if (!newest.value().has_value() || newest.value()->is_tombstone()) {
+                          done(Status::not_found(fmt::format("{}: no such object", what)));
+                          return;
+                      }
+                      // The tombstone must beat the version it deletes, whatever the clocks say.
+                      Version tombstone = version;
+                      if (!(newest.value()->version < tombstone)) {
+                          tombstone.hlc = newest.value()->version.hlc + 1;
+                      }
+                      const object::Manifest manifest =
+                              object::tombstone_manifest(key, tombstone, created_ms);
+                      write_manifest(peers,
+                                     *layout,
+                                     manifest,
+                                     what,
+                                     stats,
+                                     [tombstone, done](const Status& status) {
+                                         if (status.is_ok()) {
+                                             done(tombstone);
+                                         } else {
+                                             done(status);
+                                         }
+                                     });
+                  });
+}
+
+void stat_object(Peers& peers,
+                 const std::shared_ptr<const Layout>& layout,
+                 const std::string& key,
+                 OperationStats& stats,
+                 StatDone done) {
+    const std::string what = fmt::format("stat {}", key);
+    read_manifest(peers,
+                  *layout,
+                  key,
+                  what,
+                  stats,
+                  [what, done = std::move(done)](Result<std::optional<object::Manifest>> newest) {
+                      if (!newest.is_ok()) {
+                          done(newest.status());
+                      } else if (!newest.value().has_value() || newest.value()->is_tombstone()) {
+                          done(Status::not_found(fmt::format("{}: no such object", what)));
+                      } else {
+                          done(std::move(*newest.value()));
+                      }
+                  });
+}
+
+void list_objects(Peers& peers,
+                  std::shared_ptr<const Layout> layout,
+                  ListQuery query,
+                  OperationStats& stats,
+                  ListDone done) {
+    SHOAL_ASSERT(query.limit >= 1 && query.limit <= limits::kListEntriesMax);
+    auto round = std::make_shared<ListRound>(ListRound{
+            .layout = std::move(layout),
+            .prefix = std::move(query.prefix),
+            .start_after = std::move(query.start_after),
+            .limit = query.limit,
+            .done = std::move(done),
+    });
+    list_round(peers, round, stats);
+}
+
+ListPage merge_pages(const std::vector<ManifestPage>& pages, uint32_t limit) {
+    // Past the last key of a truncated page, that node's manifests are unknown.
+    std::optional<std::string> bound;
+    for (const ManifestPage& page : pages) {
+        if (!page.truncated || page.entries.empty()) continue;
+        if (!bound.has_value() || page.entries.back().key < *bound) {
+            bound = page.entries.back().key;
+        }
+    }
+    std::map<std::string_view, const ManifestSummary*> newest;
+    for (const ManifestPage& page : pages) {
+        for (const ManifestSummary& entry : page.entries) {
+            if (bound.has_value() && entry.key > *bound) break;
+            auto [found, inserted] = newest.emplace(entry.key, &entry);
+            if (!inserted && found->second->version < entry.version) found->second = &entry;
+        }
+    }
+    ListPage merged;
+    merged.truncated = bound.has_value();
+    for (const auto& [key, entry] : newest) {
+        if (entry->tombstone) {
+            merged.scanned_through = std::string(key);
+            continue;
+        }
+        if (merged.entries.size() == limit) {
+            merged.truncated = true;
+            break;
+        }
+        merged.entries.push_back(*entry);
+        merged.scanned_through = std::string(key);
+    }
+    return merged;
+}
+
+}  // namespace shoal::coordinator

@@ -1,0 +1,351 @@
+#include "shoal/coordinator/put_operation.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "shoal/base/hash.h"
+#include "shoal/coordinator/manifest_quorum.h"
+#include "shoal/erasure/stripe.h"
+#include "shoal/object/chunk_header.h"
+#include "shoal/object/store_key.h"
+
+namespace shoal::coordinator {
+
+// Where one chunk of a stripe stands.
+struct PutOperation::ChunkSlot {
+    std::shared_ptr<const Buffer> header;
+    ByteView data;
+    NodeKey node;  // Where it went last.
+    bool in_flight = false;
+    bool durable = false;
+};
+
+// One sealed stripe: its plain bytes, its parity and where each chunk stands. The chunks sent
+// are views of these buffers, which the peer calls keep alive.
+struct PutOperation::Stripe {
+    uint32_t index = 0;
+    Buffer plain;
+    std::optional<erasure::StripeChunks> data;
+    std::vector<Buffer> parity;
+    std::vector<ChunkSlot> chunks;
+    std::vector<NodeKey> candidates;
+    size_t next_candidate = 0;  // The first candidate no chunk of this stripe has tried.
+    uint32_t durable = 0;
+    uint32_t in_flight = 0;
+    std::optional<Status> first_failure;
+    bool written = false;
+};
+
+Result<std::shared_ptr<PutOperation>> PutOperation::start(Peers& peers,
+                                                          std::shared_ptr<const Layout> layout,
+                                                          Parameters parameters,
+                                                          OperationStats& stats,
+                                                          Done done,
+                                                          std::function<void()> resume) {
+    SHOAL_TRY(object::check_key(parameters.key));
+    SHOAL_TRY(object::check_scheme(parameters.scheme));
+    SHOAL_TRY(object::check_stripe_bytes(parameters.stripe_bytes));
+    // A chunk travels in one frame.
+    const uint32_t chunk_bytes_max =
+            object::chunk_bytes_of(parameters.stripe_bytes, parameters.scheme.k);
+    if (chunk_bytes_max > limits::kDataFrameBytesMax) {
+        return Status::invalid_argument(fmt::format(
+                "put {}: stripes of {} bytes make chunks of {} bytes under {}+{}; at most {} fit "
+                "one message",
+                parameters.key,
+                parameters.stripe_bytes,
+                chunk_bytes_max,
+                parameters.scheme.k,
+                parameters.scheme.m,
+                limits::kDataFrameBytesMax));
+    }
+    const uint64_t object_bytes_max =
+            object::striped_object_bytes_max(parameters.scheme, parameters.stripe_bytes);
+    if (parameters.declared_bytes.has_value() && *parameters.declared_bytes > object_bytes_max) {
+        return Status::invalid_argument(
+                fmt::format("put {}: {} bytes declared; at most {} under {}+{} with {}-byte "
+                            "stripes",
+                            parameters.key,
+                            *parameters.declared_bytes,
+                            object_bytes_max,
+                            parameters.scheme.k,
+                            parameters.scheme.m,
+                            parameters.stripe_bytes));
+    }
+    SHOAL_TRY_ASSIGN(erasure::Codec codec,
+                     erasure::Codec::make(parameters.scheme.k, parameters.scheme.m));
+    return std::make_shared<PutOperation>(peers,
+                                          std::move(layout),
+                                          std::move(parameters),
+                                          std::move(codec),
+                                          stats,
+                                          std::move(done),
+                                          std::move(resume));
+}
+
+PutOperation::PutOperation(Peers& peers,
+                           std::shared_ptr<const Layout> layout,
+                           Parameters parameters,
+                           erasure::Codec codec,
+                           OperationStats& stats,
+                           Done done,
+                           std::function<void()> resume)
+    : peers_(peers),
+      layout_(std::move(layout)),
+      parameters_(std::move(parameters)),
+      codec_(std::move(codec)),
+      stats_(stats),
+      done_(std::move(done)),
+      resume_(std::move(resume)) {}
+
+std::string PutOperation::what() const {
+    return fmt::format("put {}", parameters_.key);
+}
+
+Status PutOperation::on_data(ByteView data) {
+    if (finished_) return Status::unavailable(fmt::format("{}: already failed", what()));
+    received_bytes_ += data.size();
+    const uint64_t object_bytes_max =
+            object::striped_object_bytes_max(parameters_.scheme, parameters_.stripe_bytes);
+    if (received_bytes_ > object_bytes_max) {
+        Status too_big = Status::invalid_argument(
+                fmt::format("{}: over {} bytes, the most one manifest describes under {}+{} "
+                            "with {}-byte stripes",
+                            what(),
+                            object_bytes_max,
+                            parameters_.scheme.k,
+                            parameters_.scheme.m,
+                            parameters_.stripe_bytes));
+        fail(too_big);
+        return too_big;
+    }
+    while (!data.empty()) {
+        if (filling_.capacity() == 0) filling_.reserve(parameters_.stripe_bytes);
+        const size_t room = parameters_.stripe_bytes - filling_.size();
+        const size_t taken = std::min(room, data.size());
+        filling_.append(data.first(taken));
+        data = data.subspan(taken);
+        // A full stripe waits for the next byte or the end: only then is it known whether
+        // it is the last, which its chunks must say.
+        if (filling_.size() == parameters_.stripe_bytes && !data.empty()) seal_stripe(false);
+    }
+    return Status::ok();
+}
+
+bool PutOperation::wants_data() const {
+    return !finished_ && stripes_in_flight_ < kStripesInFlightMax;
+}
+
+void PutOperation::on_end(uint64_t object_digest) {
+    if (finished_) return;
+    object_digest_ = object_digest;
+    // An empty object is always inline: a stripe holds at least one byte.
+    const bool small = received_bytes_ <= parameters_.inline_bytes_max || received_bytes_ == 0;
+    if (stripes_sealed_ == 0 && small) {
+        manifest_started_ = true;
+        const object::Manifest manifest = object::inline_manifest(
+                parameters_.key, parameters_.version, parameters_.created_ms, filling_.view());
+        write_manifest(peers_,
+                       *layout_,
+                       manifest,
+                       what(),
+                       stats_,
+                       [self = shared_from_this(), manifest](const Status& status) {
+                           if (self->finished_) return;
+                           self->finished_ = true;
+                           if (status.is_ok()) {
+                               self->done_(manifest);
+                           } else {
+                               self->done_(status);
+                           }
+                       });
+        return;
+    }
+    if (!filling_.empty()) seal_stripe(true);
+    maybe_write_manifest();
+}
+
+void PutOperation::cancel() {
+    finished_ = true;
+}
+
+void PutOperation::seal_stripe(bool is_last) {
+    auto stripe = std::make_shared<Stripe>();
+    stripe->index = stripes_sealed_;
+    stripes_sealed_ += 1;
+    stripes_in_flight_ += 1;
+    stripe->plain = std::move(filling_);
+    filling_ = Buffer();
+    const uint64_t stripe_digest = hash64(stripe->plain.view());
+    stripe_digests_.push_back(stripe_digest);
+    chunk_nodes_.resize(chunk_nodes_.size() + parameters_.scheme.chunk_count());
+
+    stripe->data.emplace(stripe->plain.view(), parameters_.scheme.k);
+    const size_t chunk_bytes = stripe->data->chunk_bytes();
+    std::vector<MutableByteView> parity_views;
+    for (uint32_t index = 0; index < parameters_.scheme.m; ++index) {
+        stripe->parity.emplace_back(chunk_bytes);
+        parity_views.push_back(stripe->parity.back().mutable_view());
+    }
+    codec_.encode(stripe->data->chunks(), parity_views);
+
+    object::ChunkHeader header{
+            .key = parameters_.key,
+            .key_hash = object::key_hash(parameters_.key),
+            .version = parameters_.version,
+            .created_ms = parameters_.created_ms,
+            .scheme = parameters_.scheme,
+            .stripe_bytes = parameters_.stripe_bytes,
+            .stripe_index = stripe->index,
+            .stripe_plain_bytes = static_cast<uint32_t>(stripe->plain.size()),
+            .chunk_bytes = static_cast<uint32_t>(chunk_bytes),
+            .stripe_digest = stripe_digest,
+    };
+    if (is_last) {
+        header.object_bytes = received_bytes_;
+        header.object_digest = object_digest_;
+    } else if (parameters_.declared_bytes.has_value()) {
+        header.object_bytes = parameters_.declared_bytes;
+    }
+    for (uint32_t index = 0; index < parameters_.scheme.chunk_count(); ++index) {
+        const ByteView data = index < parameters_.scheme.k
+                                      ? stripe->data->chunks()[index]
+                                      : stripe->parity[index - parameters_.scheme.k].view();
+        header.chunk_index = static_cast<uint8_t>(index);
+        header.chunk_checksum = hash64(data);
+        auto encoded = std::make_shared<Buffer>();
+        object::encode_chunk_header(header, *encoded);
+        stripe->chunks.push_back(ChunkSlot{.header = std::move(encoded), .data = data});
+    }
+    stripe->candidates = layout_->stripe_candidates(parameters_.key, stripe->index);
+    for (uint32_t index = 0; index < parameters_.scheme.chunk_count(); ++index) {
+        send_chunk(stripe, index);
+    }
+    if (stripe->in_flight == 0) stripe_written(*stripe);  // No node at all to send to.
+}
+
+// Chunk `chunk_index` goes to its owner first, then to the fallbacks no chunk of the stripe
+// has tried, one at a time; a chunk with no node left is lost to this stripe.
+void PutOperation::send_chunk(const std::shared_ptr<Stripe>& stripe, uint32_t chunk_index) {
+    ChunkSlot& slot = stripe->chunks[chunk_index];
+    const size_t owners = layout_->table().owners_per_partition();
+    NodeKey target;
+    if (slot.node == NodeKey{} && chunk_index < owners) {
+        target = stripe->candidates[chunk_index];
+    } else {
+        const size_t first_fallback = std::max(owners, stripe->next_candidate);
+        if (first_fallback >= stripe->candidates.size()) return;
+        target = stripe->candidates[first_fallback];
+        stripe->next_candidate = first_fallback + 1;
+        if (slot.node != NodeKey{}) stats_.chunks_handed_off += 1;
+    }
+    slot.node = target;
+    slot.in_flight = true;
+    stripe->in_flight += 1;
+    const OutgoingChunk chunk{
+            .id = {.key_hash = object::key_hash(parameters_.key),
+                   .version = parameters_.version,
+                   .stripe_index = stripe->index,
+                   .chunk_index = static_cast<uint8_t>(chunk_index)},
+            .header = slot.header,
+            .data = slot.data,
+            .owner = stripe,
+    };
+    peers_.put_chunk(
+            target,
+            chunk,
+            [self = shared_from_this(), stripe, chunk_index, target](const Status& status) {
+                self->on_chunk_written(stripe, chunk_index, target, status);
+            });
+}
+
+void PutOperation::on_chunk_written(const std::shared_ptr<Stripe>& stripe,
+                                    uint32_t chunk_index,
+                                    const NodeKey& node,
+                                    const Status& status) {
+    ChunkSlot& slot = stripe->chunks[chunk_index];
+    slot.in_flight = false;
+    stripe->in_flight -= 1;
+    if (status.is_ok()) {
+        slot.durable = true;
+        stripe->durable += 1;
+        stats_.chunks_written += 1;
+        chunk_nodes_[size_t{stripe->index} * parameters_.scheme.chunk_count() + chunk_index] = node;
+    } else {
+        stats_.chunk_writes_failed += 1;
+        if (!stripe->first_failure.has_value()) stripe->first_failure = status;
+        if (!finished_ && !stripe->written) send_chunk(stripe, chunk_index);
+    }
+    if (finished_ || stripe->written) return;
+    const uint32_t needed = write_quorum(parameters_.scheme);
+    if (stripe->durable >= needed || stripe->in_flight == 0) stripe_written(*stripe);
+}
+
+// The stripe is decided: written if its quorum holds, else the put fails.
+void PutOperation::stripe_written(Stripe& stripe) {
+    stripe.written = true;
+    const uint32_t needed = write_quorum(parameters_.scheme);
+    if (stripe.durable < needed) {
+        fail(Status::unavailable(fmt::format(
+                "{}: stripe {}: {} of {} chunks durable on distinct nodes, {} needed ({} nodes "
+                "in the cluster){}",
+                what(),
+                stripe.index,
+                stripe.durable,
+                parameters_.scheme.chunk_count(),
+                needed,
+                layout_->table().nodes().size(),
+                stripe.first_failure.has_value()
+                        ? fmt::format("; first failure: {}", stripe.first_failure->to_string())
+                        : "")));
+        return;
+    }
+    stripes_in_flight_ -= 1;
+    if (object_digest_.has_value()) {
+        maybe_write_manifest();
+    } else if (resume_ && wants_data()) {
+        resume_();
+    }
+}
+
+void PutOperation::maybe_write_manifest() {
+    if (finished_ || manifest_started_ || stripes_in_flight_ > 0) return;
+    manifest_started_ = true;
+    object::Manifest manifest = object::striped_manifest(object::StripedParameters{
+            .key = parameters_.key,
+            .version = parameters_.version,
+            .created_ms = parameters_.created_ms,
+            .object_bytes = received_bytes_,
+            .object_digest = *object_digest_,
+            .scheme = parameters_.scheme,
+            .stripe_bytes = parameters_.stripe_bytes,
+    });
+    manifest.stripe_digests = stripe_digests_;
+    SHOAL_ASSERT(manifest.chunk_nodes.size() == chunk_nodes_.size());
+    for (size_t index = 0; index < chunk_nodes_.size(); ++index) {
+        manifest.chunk_nodes[index] = object_node_key(chunk_nodes_[index]);
+    }
+    write_manifest(peers_,
+                   *layout_,
+                   manifest,
+                   what(),
+                   stats_,
+                   [self = shared_from_this(), manifest](const Status& status) {
+                       if (self->finished_) return;
+                       self->finished_ = true;
+                       if (status.is_ok()) {
+                           self->done_(manifest);
+                       } else {
+                           self->done_(status);
+                       }
+                   });
+}
+
+void PutOperation::fail(Status status) {
+    if (finished_) return;
+    finished_ = true;
+    done_(std::move(status));
+}
+
+}  // namespace shoal::coordinator
