@@ -16,7 +16,7 @@ bool is_known_kind(uint8_t kind) {
 
 bool is_known_opcode(uint16_t opcode) {
     return opcode >= static_cast<uint16_t>(Opcode::kPut) &&
-           opcode <= static_cast<uint16_t>(Opcode::kMembers);
+           opcode <= static_cast<uint16_t>(Opcode::kChunkDelete);
 }
 
 // Reads smaller than this are not worth a syscall; larger ones save syscalls on big objects.

@@ -3,34 +3,14 @@
 #include <fmt/format.h>
 
 #include "shoal/base/coding.h"
+#include "wire/codec.h"
+#include "wire/peer_requests.h"
 
 namespace shoal::wire {
 namespace {
 
 constexpr uint8_t kPieceFlagLast = 0x01;
 constexpr size_t kObjectInfoBytes = 32;
-
-// Writes a frame: reserves the header, lets `write_body` append the body, then fills the
-// header in with the body's length.
-template <typename WriteBody>
-void encode_frame(FrameKind kind,
-                  Opcode opcode,
-                  RequestId id,
-                  Buffer& target,
-                  size_t extra_body_bytes,
-                  WriteBody&& write_body) {
-    const size_t header_offset = target.size();
-    target.resize(header_offset + kFrameHeaderBytes);
-    Writer writer(target);
-    write_body(writer);
-    const size_t body_bytes = target.size() - header_offset - kFrameHeaderBytes + extra_body_bytes;
-    SHOAL_ASSERT(body_bytes <= limits::kFrameBodyBytesMax);
-    write_frame_header(FrameHeader{.body_bytes = static_cast<uint32_t>(body_bytes),
-                                   .kind = kind,
-                                   .opcode = opcode,
-                                   .request_id = id},
-                       target.data() + header_offset);
-}
 
 void write_info(Writer& writer, const ObjectInfo& info) {
     writer.u64(info.version.hlc);
@@ -81,14 +61,7 @@ static_assert(kStatsReplyBytes == 1 + stats_counter_count() * 8 + 1,
               "storage_mode, the counters and writes_stopped make the whole stats reply");
 
 Status check_push_pull_state(ByteView state, std::string_view what) {
-    if (state.empty()) return Status::invalid_argument(fmt::format("{}: empty", what));
-    if (state.size() > kPushPullStateBytesMax) {
-        return Status::invalid_argument(fmt::format("{}: {} bytes is over the limit of {}",
-                                                    what,
-                                                    state.size(),
-                                                    kPushPullStateBytesMax));
-    }
-    return Status::ok();
+    return check_opaque_bytes(state, kPushPullStateBytesMax, what);
 }
 
 void write_member(Writer& writer, const MemberEntry& member) {
@@ -192,6 +165,18 @@ Result<Request> decode_request_frame(const Frame& frame) {
                 return Status::invalid_argument("members request: has a body");
             }
             return Request(MembersRequest{});
+        case Opcode::kChunkPut:
+            return decode_chunk_put_request(frame.body);
+        case Opcode::kChunkGet:
+            return decode_chunk_get_request(frame.body);
+        case Opcode::kManifestPut:
+            return decode_manifest_put_request(frame.body);
+        case Opcode::kManifestGet:
+            return decode_manifest_get_request(frame.body);
+        case Opcode::kManifestList:
+            return decode_manifest_list_request(frame.body);
+        case Opcode::kChunkDelete:
+            return decode_chunk_delete_request(frame.body);
     }
     return Status::invalid_argument("request: unknown opcode");
 }

@@ -1,5 +1,5 @@
-// Writes the seed corpus for frame_fuzz: valid frames of every message kind, a few streams of
-// several frames, and malformed frames near the edges the decoders check.
+// Writes the seed corpus for frame_fuzz: valid frames of every message kind, client and peer, a
+// few streams of several frames, and malformed frames near the edges the decoders check.
 //
 // Usage: frame_corpus_generate <directory>   (the committed corpus is tests/fuzz/corpus/frame)
 // Not a test: run it when the wire format changes and commit what it writes. Each file is one
@@ -18,6 +18,7 @@
 #include "shoal/base/hash.h"
 #include "shoal/wire/frame.h"
 #include "shoal/wire/messages.h"
+#include "shoal/wire/peer_messages.h"
 
 namespace shoal::wire {
 namespace {
@@ -200,10 +201,141 @@ void write_valid(const fs::path& directory) {
     });
 }
 
+constexpr ChunkId kChunk{.key_hash = 0x0123'4567'89AB'CDEF,
+                         .version = {.hlc = 0x0000'0190'0000'0001, .node = NodeId{0x5A5A}},
+                         .stripe_index = 3,
+                         .chunk_index = 5};
+
+// Frames of another kind than kRequest around a hand-made body.
+Buffer frame_with_body(FrameKind kind, Opcode opcode, const Buffer& body) {
+    return raw_frame(static_cast<uint32_t>(body.size()),
+                     kProtocolVersion,
+                     static_cast<uint8_t>(kind),
+                     static_cast<uint16_t>(opcode),
+                     as_string_view(body.view()));
+}
+
+// The peer messages of the cluster data path (peer_messages.h), valid ones first.
+void write_peer(const fs::path& directory) {
+    const std::string_view record = "SCHK a chunk header, then the chunk's data";
+    const std::string_view manifest = "SMAN a manifest's bytes";
+    const auto emit = [&](std::string_view name, auto&& encode) {
+        Buffer stream;
+        encode(stream);
+        write_file(directory / name, stream);
+    };
+    emit("chunk_put_request", [&](Buffer& out) {
+        encode_request(RequestId{20}, ChunkPutRequest{.record = as_bytes(record)}, out);
+    });
+    emit("chunk_put_reply", [](Buffer& out) { encode_reply(RequestId{20}, ChunkPutReply{}, out); });
+    emit("chunk_get_request",
+         [](Buffer& out) { encode_request(RequestId{21}, ChunkGetRequest{.chunk = kChunk}, out); });
+    emit("chunk_get_reply", [&](Buffer& out) {
+        encode_reply(RequestId{21}, ChunkGetReply{.record = as_bytes(record)}, out);
+    });
+    emit("chunk_get_not_found", [](Buffer& out) {
+        encode_error(RequestId{21},
+                     Opcode::kChunkGet,
+                     ErrorReply{.code = Code::kNotFound, .message = "no such chunk"},
+                     out);
+    });
+    emit("manifest_put_request", [&](Buffer& out) {
+        encode_request(RequestId{22}, ManifestPutRequest{.manifest = as_bytes(manifest)}, out);
+    });
+    emit("manifest_put_reply", [](Buffer& out) {
+        encode_reply(RequestId{22},
+                     ManifestPutReply{.outcome = ManifestPutOutcome::kSuperseded,
+                                      .current = kChunk.version},
+                     out);
+    });
+    emit("manifest_get_request", [](Buffer& out) {
+        encode_request(RequestId{23}, ManifestGetRequest{.key = "photos/cat.jpg"}, out);
+    });
+    emit("manifest_get_reply_found", [&](Buffer& out) {
+        encode_reply(RequestId{23},
+                     ManifestGetReply{.found = true, .manifest = as_bytes(manifest)},
+                     out);
+    });
+    emit("manifest_get_reply_missing",
+         [](Buffer& out) { encode_reply(RequestId{23}, ManifestGetReply{}, out); });
+    emit("manifest_list_request", [](Buffer& out) {
+        encode_request(
+                RequestId{24},
+                ManifestListRequest{.prefix = "photos/", .start_after = "photos/a", .limit = 100},
+                out);
+    });
+    emit("manifest_list_reply", [](Buffer& out) {
+        ManifestListReply reply{.truncated = true};
+        reply.entries.push_back(ManifestListEntry{
+                .key = "photos/b", .version = kChunk.version, .object_bytes = 43, .digest = 7});
+        reply.entries.push_back(
+                ManifestListEntry{.key = "photos/c", .version = kChunk.version, .tombstone = true});
+        encode_reply(RequestId{24}, reply, out);
+    });
+    emit("chunk_delete_request", [](Buffer& out) {
+        encode_request(RequestId{25}, ChunkDeleteRequest{.chunk = kChunk}, out);
+    });
+    emit("chunk_delete_reply",
+         [](Buffer& out) { encode_reply(RequestId{25}, ChunkDeleteReply{}, out); });
+    emit("peer_pipelined_requests", [&](Buffer& out) {
+        encode_request(RequestId{30}, ManifestGetRequest{.key = "a"}, out);
+        encode_request(RequestId{31}, ChunkGetRequest{.chunk = kChunk}, out);
+        encode_chunk_put_prefix(RequestId{32}, record.size(), out);
+        out.append(record);
+        encode_request(RequestId{33}, ManifestListRequest{.limit = 1}, out);
+    });
+}
+
+void write_peer_malformed(const fs::path& directory) {
+    write_file(directory / "chunk_put_request_empty",
+               request_with_body(Opcode::kChunkPut, Buffer{}));
+
+    Buffer chunk_id;
+    Writer writer(chunk_id);
+    writer.u64(1);
+    writer.u64(2);
+    writer.u64(3);
+    writer.u32(4);
+    writer.u8(5);
+    Buffer trailing(chunk_id.view());
+    trailing.append("!");
+    write_file(directory / "chunk_get_request_trailing_byte",
+               request_with_body(Opcode::kChunkGet, trailing));
+    write_file(directory / "chunk_delete_request_truncated",
+               request_with_body(Opcode::kChunkDelete, Buffer(chunk_id.view().first(20))));
+
+    Buffer outcome;
+    Writer(outcome).u8(2);
+    Writer(outcome).u64(0);
+    Writer(outcome).u64(0);
+    write_file(directory / "manifest_put_reply_unknown_outcome",
+               frame_with_body(FrameKind::kResponse, Opcode::kManifestPut, outcome));
+
+    Buffer missing_with_bytes;
+    Writer(missing_with_bytes).u8(0);
+    missing_with_bytes.append("stray");
+    write_file(directory / "manifest_get_reply_missing_trailing",
+               frame_with_body(FrameKind::kResponse, Opcode::kManifestGet, missing_with_bytes));
+
+    Buffer unsorted;
+    Writer list(unsorted);
+    list.u32(2);
+    list.u8(0);
+    for (const std::string_view key : {"b", "a"}) {
+        list.string16(key);
+        for (int field = 0; field < 4; field++) {
+            list.u64(0);
+        }
+        list.u8(0);
+    }
+    write_file(directory / "manifest_list_reply_unsorted",
+               frame_with_body(FrameKind::kResponse, Opcode::kManifestList, unsorted));
+}
+
 void write_malformed(const fs::path& directory) {
     write_file(directory / "bad_version", raw_frame(0, 2, 1, 6, ""));
     write_file(directory / "unknown_kind", raw_frame(0, 1, 5, 6, ""));
-    write_file(directory / "unknown_opcode", raw_frame(0, 1, 1, 10, ""));
+    write_file(directory / "unknown_opcode", raw_frame(0, 1, 1, 16, ""));
     write_file(directory / "length_4gib", raw_frame(UINT32_MAX, 1, 3, 1, "some body bytes"));
     write_file(directory / "length_over_limit",
                raw_frame(limits::kFrameBodyBytesMax + 1, 1, 3, 1, "x"));
@@ -269,5 +401,7 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(directory);
     shoal::wire::write_valid(directory);
     shoal::wire::write_malformed(directory);
+    shoal::wire::write_peer(directory);
+    shoal::wire::write_peer_malformed(directory);
     return 0;
 }

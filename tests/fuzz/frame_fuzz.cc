@@ -1,4 +1,5 @@
-// Fuzz target: FrameDecoder and every client message decoder, over bytes from a hostile peer.
+// Fuzz target: FrameDecoder and every message decoder, client and peer, over bytes from a
+// hostile peer.
 //
 // Goal: no input makes the frame decoder or a message decoder crash, leak, read out of
 // bounds, hit undefined behaviour or allocate for a length it has not checked; how a stream is
@@ -28,6 +29,7 @@
 #include "shoal/base/prng.h"
 #include "shoal/wire/frame.h"
 #include "shoal/wire/messages.h"
+#include "shoal/wire/peer_messages.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
@@ -96,6 +98,12 @@ void check_messages(const Frame& frame) {
     check_reply(frame, decode_stats_reply(frame.body));
     check_reply(frame, decode_push_pull_reply(frame.body));
     check_reply(frame, decode_members_reply(frame.body));
+    check_reply(frame, decode_chunk_put_reply(frame.body));
+    check_reply(frame, decode_chunk_get_reply(frame.body));
+    check_reply(frame, decode_manifest_put_reply(frame.body));
+    check_reply(frame, decode_manifest_get_reply(frame.body));
+    check_reply(frame, decode_manifest_list_reply(frame.body));
+    check_reply(frame, decode_chunk_delete_reply(frame.body));
     check_reply(frame, decode_error(frame.body));
 }
 

@@ -22,11 +22,12 @@ namespace shoal::wire {
 
 inline constexpr uint8_t kProtocolVersion = 1;
 
+// A peer (another node) sends requests and gets answers exactly as a client does.
 enum class FrameKind : uint8_t {
-    kRequest = 1,   // Client to node: starts an operation.
-    kResponse = 2,  // Node to client: the operation's result (a get's may carry data).
-    kData = 3,      // Either way: another piece of an object being streamed.
-    kError = 4,     // Node to client: the operation failed; no more frames for it follow.
+    kRequest = 1,   // Client or peer to node: starts an operation.
+    kResponse = 2,  // Node to requester: the operation's result (a get's may carry data).
+    kData = 3,      // Between a client and a node: another piece of an object being streamed.
+    kError = 4,     // Node to requester: the operation failed; no more frames for it follow.
 };
 
 enum class Opcode : uint16_t {
@@ -41,6 +42,14 @@ enum class Opcode : uint16_t {
     // are the membership module's bytes, carried opaquely.
     kPushPull = 8,
     kMembers = 9,  // The node's member list (shoal status).
+    // Node to node: the cluster data path (peer_messages.h). Chunk records and manifests are
+    // the object module's bytes, carried opaquely.
+    kChunkPut = 10,
+    kChunkGet = 11,
+    kManifestPut = 12,
+    kManifestGet = 13,
+    kManifestList = 14,
+    kChunkDelete = 15,
 };
 
 struct FrameHeader {

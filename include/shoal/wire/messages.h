@@ -2,7 +2,8 @@
 //
 // Layouts are in docs/wire_format.md. Decoded messages borrow from the frame body (keys and
 // data are views), so decoding never copies a payload; the caller copies what it keeps.
-// Every decoder checks every length against its limit and rejects trailing bytes.
+// Every decoder checks every length against its limit and rejects trailing bytes. The
+// node-to-node messages of the data path are in peer_messages.h, which this includes.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,7 @@
 #include "shoal/base/status.h"
 #include "shoal/base/version.h"
 #include "shoal/wire/frame.h"
+#include "shoal/wire/peer_messages.h"
 
 namespace shoal::wire {
 
@@ -79,7 +81,13 @@ using Request = std::variant<PutRequest,
                              PingRequest,
                              StatsRequest,
                              PushPullRequest,
-                             MembersRequest>;
+                             MembersRequest,
+                             ChunkPutRequest,
+                             ChunkGetRequest,
+                             ManifestPutRequest,
+                             ManifestGetRequest,
+                             ManifestListRequest,
+                             ChunkDeleteRequest>;
 
 struct ObjectInfo {
     Version version;
@@ -276,8 +284,9 @@ void encode_get_data_header(RequestId id, uint32_t data_bytes, Buffer& target);
 // Bytes one ListEntry adds to a ListReply body, to fill a reply up to kListReplyBytesMax.
 size_t list_entry_bytes(std::string_view key);
 
-// Node side: a frame from a client. kRequest frames decode to their request type; a
-// kData/kPut frame decodes to a PutPiece. Anything else is kInvalidArgument.
+// Node side: a frame from a client or a peer. kRequest frames decode to their request type,
+// the peer requests of peer_messages.h included; a kData/kPut frame decodes to a PutPiece.
+// Anything else is kInvalidArgument.
 Result<Request> decode_request(const Frame& frame);
 
 // Client side: the body of a reply frame of the matching opcode.

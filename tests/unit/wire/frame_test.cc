@@ -74,7 +74,7 @@ Buffer random_stream(Prng& prng,
     Buffer stream;
     for (size_t index = 0; index < count; index++) {
         const auto kind = static_cast<FrameKind>(prng.between(1, 4));
-        const auto opcode = static_cast<Opcode>(prng.between(1, 7));
+        const auto opcode = static_cast<Opcode>(prng.between(1, 15));
         const RequestId request_id{prng.next_u64()};
         std::string body(prng.below(body_bytes_max + 1), '\0');
         prng.fill(reinterpret_cast<std::byte*>(body.data()), body.size());
@@ -167,11 +167,17 @@ TEST_CASE("frame: the numbers of kinds, opcodes and the version are pinned", "[u
     STATIC_REQUIRE(static_cast<uint16_t>(Opcode::kStats) == 7);
     STATIC_REQUIRE(static_cast<uint16_t>(Opcode::kPushPull) == 8);
     STATIC_REQUIRE(static_cast<uint16_t>(Opcode::kMembers) == 9);
+    STATIC_REQUIRE(static_cast<uint16_t>(Opcode::kChunkPut) == 10);
+    STATIC_REQUIRE(static_cast<uint16_t>(Opcode::kChunkGet) == 11);
+    STATIC_REQUIRE(static_cast<uint16_t>(Opcode::kManifestPut) == 12);
+    STATIC_REQUIRE(static_cast<uint16_t>(Opcode::kManifestGet) == 13);
+    STATIC_REQUIRE(static_cast<uint16_t>(Opcode::kManifestList) == 14);
+    STATIC_REQUIRE(static_cast<uint16_t>(Opcode::kChunkDelete) == 15);
 }
 
 TEST_CASE("frame: every kind and opcode decodes back from its header", "[unit][frame]") {
     for (uint8_t kind = 1; kind <= 4; kind++) {
-        for (uint16_t opcode = 1; opcode <= 7; opcode++) {
+        for (uint16_t opcode = 1; opcode <= 15; opcode++) {
             CAPTURE(kind, opcode);
             const FrameHeader header{.body_bytes = limits::kFrameBodyBytesMax,
                                      .kind = static_cast<FrameKind>(kind),
@@ -204,7 +210,7 @@ TEST_CASE("frame: decode_frame_header names what is wrong with a bad header", "[
             {raw_header(0, 1, 5, 1), "frame: unknown kind 5"},
             {raw_header(0, 1, 255, 1), "frame: unknown kind 255"},
             {raw_header(0, 1, 1, 0), "frame: unknown opcode 0"},
-            {raw_header(0, 1, 1, 10), "frame: unknown opcode 10"},
+            {raw_header(0, 1, 1, 16), "frame: unknown opcode 16"},
             {raw_header(0, 1, 1, 0x0100), "frame: unknown opcode 256"},
             {raw_header(0, 1, 1, UINT16_MAX), "frame: unknown opcode 65535"},
             {raw_header(limits::kFrameBodyBytesMax + 1, 1, 1, 1), "frame: body of 1053697 bytes"},
