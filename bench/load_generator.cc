@@ -709,10 +709,16 @@ LoadGenerator::~LoadGenerator() {
 }
 
 Status LoadGenerator::connect(const Target& target) {
+    return connect(std::span<const Target>(&target, 1));
+}
+
+Status LoadGenerator::connect(std::span<const Target> targets) {
     SHOAL_ASSERT(connections_.empty());
+    SHOAL_ASSERT(!targets.empty());
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
     if (epoll_fd_ < 0) return Status::unavailable(fmt::format("epoll: {}", std::strerror(errno)));
     for (uint32_t index = 0; index < options_.connections; index++) {
+        const Target& target = targets[index % targets.size()];
         auto connection = std::make_unique<Connection>();
         connection->slots.resize(options_.depth);
         for (uint32_t slot = options_.depth; slot > 0; slot--) {

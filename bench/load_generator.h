@@ -1,5 +1,5 @@
 // LoadGenerator: the engine of shoal-bench. One thread, one epoll loop, many non-blocking
-// connections to one node, each with up to `depth` requests in flight.
+// connections to one node (or spread over several), each with up to `depth` requests in flight.
 //
 // The generator must measure the node, not itself, so its hot path does little:
 // - Payloads are precomputed: one random block of at most one data frame, reused for every
@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -124,8 +125,12 @@ public:
     LoadGenerator(const LoadGenerator&) = delete;
     LoadGenerator& operator=(const LoadGenerator&) = delete;
 
-    // Opens every connection. kUnavailable, naming the target, when one cannot be opened.
+    // Opens every connection to `target`. kUnavailable, naming the target, when one cannot
+    // be opened.
     Status connect(const Target& target);
+    // Opens every connection, connection i to targets[i % targets.size()]: round-robin, so
+    // each node gets an equal share of the connections, within one.
+    Status connect(std::span<const Target> targets);
 
     // Runs one phase of load to its limit, then waits for the requests still in flight.
     // Connections stay open between phases.
