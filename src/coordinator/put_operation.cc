@@ -9,8 +9,14 @@
 #include "shoal/erasure/stripe.h"
 #include "shoal/object/chunk_header.h"
 #include "shoal/object/store_key.h"
+#include "shoal/wire/peer_messages.h"
 
 namespace shoal::coordinator {
+
+// The object format's bounds and the messages that carry it must agree: a manifest and a
+// chunk record each travel in one frame.
+static_assert(object::kManifestBytesMax <= wire::kManifestBytesMax);
+static_assert(object::kChunkHeaderBytesMax + wire::kChunkBytesMax <= wire::kChunkRecordBytesMax);
 
 // Where one chunk of a stripe stands.
 struct PutOperation::ChunkSlot {

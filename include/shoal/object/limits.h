@@ -28,10 +28,10 @@ inline constexpr uint32_t kStripeBytesMax = 64 * 1024 * 1024;
 inline constexpr uint32_t kChunksDataMin = 1;
 inline constexpr uint32_t kChunksPerStripeMax = 32;
 
-// An encoded manifest, everything included. 8 MiB lets an object of the largest size
-// (limits::kObjectBytesMax, 1 TiB) have 4 MiB stripes under RS 4+2; striped_object_bytes_max()
-// gives the limit for every code and stripe size.
-inline constexpr uint32_t kManifestBytesMax = 8 * 1024 * 1024;
+// An encoded manifest, everything included: one data frame, so that a manifest always travels
+// in one message (wire::kManifestBytesMax). That bounds an object under RS 4+2 with 4 MiB
+// stripes to 191 GiB; striped_object_bytes_max() gives the limit for every code and stripe size.
+inline constexpr uint32_t kManifestBytesMax = 1024 * 1024;
 // Distinct nodes named by one manifest's location hints. At least the membership module's
 // member limit (1024), so a manifest never runs out of names before a cluster does.
 inline constexpr uint32_t kManifestNodesMax = 4096;

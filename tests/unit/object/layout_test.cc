@@ -73,18 +73,18 @@ TEST_CASE("layout: the key hash is xxh3-64 of the key, pinned", "[unit][object]"
 
 TEST_CASE("layout: a manifest describes objects up to the sizes in docs/object_format.md",
           "[unit][object]") {
-    // Stripes a full-size manifest holds, by code: (8 MiB - 66632) / (8 + 2 (k + m)).
-    CHECK(striped_object_bytes_max({.k = 4, .m = 2}, 64 * 1024) == uint64_t{416098} * 64 * 1024);
-    CHECK(striped_object_bytes_max({.k = 4, .m = 2}, kMiB) == uint64_t{416098} * kMiB);
-    CHECK(striped_object_bytes_max({.k = 4, .m = 2}, 4 * kMiB) == limits::kObjectBytesMax);
-    CHECK(striped_object_bytes_max({.k = 1, .m = 2}, kMiB) == uint64_t{594426} * kMiB);
-    CHECK(striped_object_bytes_max({.k = 1, .m = 0}, 64 * 1024) == uint64_t{832197} * 64 * 1024);
-    CHECK(striped_object_bytes_max({.k = 8, .m = 4}, 4 * kMiB) == uint64_t{260061} * 4 * kMiB);
-    CHECK(striped_object_bytes_max({.k = 16, .m = 4}, 4 * kMiB) == uint64_t{173374} * 4 * kMiB);
-    CHECK(striped_object_bytes_max({.k = 16, .m = 16}, 4 * kMiB) == uint64_t{115583} * 4 * kMiB);
-    CHECK(striped_object_bytes_max({.k = 16, .m = 16}, 16 * kMiB) == limits::kObjectBytesMax);
-    // The doc rounds: RS 4+2 with 1 MiB stripes reaches 406 GiB.
-    CHECK(striped_object_bytes_max({.k = 4, .m = 2}, kMiB) / kGiB == 406);
+    // Stripes a full-size manifest holds, by code: (1 MiB - 66632) / (8 + 2 (k + m)).
+    CHECK(striped_object_bytes_max({.k = 4, .m = 2}, 64 * 1024) == uint64_t{49097} * 64 * 1024);
+    CHECK(striped_object_bytes_max({.k = 4, .m = 2}, kMiB) == uint64_t{49097} * kMiB);
+    CHECK(striped_object_bytes_max({.k = 4, .m = 2}, 4 * kMiB) == uint64_t{49097} * 4 * kMiB);
+    CHECK(striped_object_bytes_max({.k = 1, .m = 2}, kMiB) == uint64_t{70138} * kMiB);
+    CHECK(striped_object_bytes_max({.k = 1, .m = 0}, 64 * 1024) == uint64_t{98194} * 64 * 1024);
+    CHECK(striped_object_bytes_max({.k = 8, .m = 4}, 4 * kMiB) == uint64_t{30685} * 4 * kMiB);
+    CHECK(striped_object_bytes_max({.k = 16, .m = 4}, 4 * kMiB) == uint64_t{20457} * 4 * kMiB);
+    CHECK(striped_object_bytes_max({.k = 16, .m = 16}, 4 * kMiB) == uint64_t{13638} * 4 * kMiB);
+    CHECK(striped_object_bytes_max({.k = 1, .m = 0}, 16 * kMiB) == limits::kObjectBytesMax);
+    // The doc rounds: RS 4+2 with 4 MiB stripes reaches 191 GiB.
+    CHECK(striped_object_bytes_max({.k = 4, .m = 2}, 4 * kMiB) / kGiB == 191);
 }
 
 }  // namespace
