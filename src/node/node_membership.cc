@@ -97,10 +97,12 @@ void Node::flush_membership() {
     for (membership::PushPullStart& start : outbox.push_pulls) {
         start_push_pull(start);
     }
+    const bool members_changed = !outbox.events.empty();
     for (const membership::MemberEvent& event : outbox.events) {
         log_member_event(event);
     }
     outbox.clear();
+    if (members_changed) rebuild_layout();
 }
 
 // The connection's id is recorded before any event can arrive for it (none runs inside

@@ -6,8 +6,11 @@
 // decisions itself beyond routing; a branch here that needs a unit test belongs in a core.
 // Membership is wired (node_membership.cc): SWIM's datagrams go over the runtime's UDP socket,
 // its push-pulls over outbound connections in the node's framed protocol (kPushPull), and
-// `shoal status` reads the member list (kMembers). The data path is still one node's; the
-// cluster path (placement, erasure coding, peers) arrives with issue #5.
+// `shoal status` reads the member list (kMembers). The data path is the cluster's
+// (node_cluster.cc, docs/cluster.md): every client put, get, delete, stat and list is a
+// coordinator operation over PeerClient, placed by a layout rebuilt from the member list, and
+// the peer requests of other nodes' operations are answered by PeerService from the local
+// store (LocalStore, over either storage mode).
 //
 // Threading: everything runs on the runtime's loop thread.
 #pragma once
@@ -25,10 +28,17 @@
 
 #include "shoal/base/ids.h"
 #include "shoal/base/version.h"
+#include "shoal/coordinator/cluster_options.h"
+#include "shoal/coordinator/get_operation.h"
+#include "shoal/coordinator/layout.h"
 #include "shoal/coordinator/put_assembly.h"
+#include "shoal/coordinator/put_operation.h"
 #include "shoal/membership/swim.h"
+#include "shoal/node/peer_client.h"
+#include "shoal/node/peer_service.h"
 #include "shoal/runtime/runtime.h"
 #include "shoal/storage/disk_store.h"
+#include "shoal/storage/local_store.h"
 #include "shoal/storage/memory_store.h"
 #include "shoal/wire/messages.h"
 
@@ -75,16 +85,14 @@ public:
         uint32_t leave_timeout_ticks = 300;
         // A push-pull whose answer has not arrived within this long is abandoned.
         uint32_t push_pull_timeout_ticks = 500;
+        // The cluster data path: partitions, default redundancy, stripes ([cluster]).
+        coordinator::ClusterOptions cluster;
 
         Status validate() const;
     };
 
     // `runtime` and `log` must outlive the node.
     Node(const Options& options, runtime::Runtime& runtime, spdlog::logger& log);
-
-    // Disk mode: the first-piece reads of all connections together hold at most this much;
-    // gets past it wait, in arrival order.
-    static constexpr uint64_t kDiskReadBytesInFlightMax = uint64_t{64} << 20;
 
     // Opens the store (disk mode: recovers it); `done` runs once the node serves requests, or
     // with the reason it cannot. Until then requests get kUnavailable.
@@ -106,6 +114,11 @@ public:
     const membership::Swim& swim() const { return swim_; }
 
     const NodeStats& stats() const { return stats_; }
+    const coordinator::OperationStats& operation_stats() const { return operation_stats_; }
+    const PeerServiceStats& peer_service_stats() const { return peer_service_->stats(); }
+    const PeerClientStats& peer_client_stats() const { return peer_client_->stats(); }
+    // The layout operations place by; null until the node has started.
+    const coordinator::Layout* layout() const { return layout_.get(); }
     storage::StoreStats store_stats() const { return store_.stats(); }
     // Disk mode only. REQUIRES: storage_mode is kDisk.
     storage::DiskStoreStats disk_stats() const;
@@ -122,17 +135,31 @@ public:
 private:
     struct PendingPut {
         coordinator::PutAssembly assembly;
-        std::optional<storage::ObjectBuilder> builder;  // Memory mode.
-        storage::PutId disk_put{};                      // Disk mode.
+        std::shared_ptr<coordinator::PutOperation> operation;
+        bool complete = false;  // The client's last piece has arrived.
     };
 
-    // A get being streamed: which piece of the object goes out next.
-    struct GetStream {
-        RequestId id{};
-        storage::ObjectRef object;           // Memory mode.
-        storage::DiskObjectRef disk_object;  // Disk mode.
-        size_t piece_index = 0;
-        bool is_reading = false;  // Disk mode: the next piece is being read.
+    // One get's bytes on their way to its client: the operation's sink.
+    class GetStream final : public coordinator::GetSink {
+    public:
+        GetStream(Node& node, runtime::ConnectionId connection, RequestId request);
+        void on_manifest(const object::Manifest& manifest) override;
+        void on_bytes(ByteView bytes, std::shared_ptr<const void> owner) override;
+        void on_end() override;
+        void on_failure(Status status) override;
+        bool wants_bytes() const override;
+
+        std::shared_ptr<coordinator::GetOperation> operation;
+
+    private:
+        void send_reply_head(ByteView bytes, std::shared_ptr<const void> owner);
+        void send_data(ByteView bytes, std::shared_ptr<const void> owner);
+
+        Node& node_;
+        runtime::ConnectionId connection_;
+        RequestId request_;
+        wire::ObjectInfo info_;
+        bool replied_ = false;
     };
 
     struct Connection {
@@ -140,19 +167,12 @@ private:
         std::map<RequestId, PendingPut> puts;
         // Puts failed mid-stream whose remaining pieces are dropped, oldest first; bounded.
         std::deque<RequestId> puts_aborted;
-        std::deque<GetStream> gets;
-        uint32_t disk_reads = 0;   // Gets whose first piece is being read, or waits to be.
-        uint32_t disk_writes = 0;  // Puts and deletes waiting to be durable.
+        std::map<RequestId, std::unique_ptr<GetStream>> gets;
+        uint32_t metadata_requests = 0;      // Deletes, stats and lists waiting for answers.
+        uint32_t peer_requests = 0;          // Peer requests being served.
         bool paused_for_send_queue = false;  // Until the client reads its replies.
         bool paused_for_disk = false;        // Until the store's write backlog is out.
-        bool receiving_paused = false;       // Either of the above.
-    };
-
-    // A get that waits for the store's read budget.
-    struct DeferredGet {
-        runtime::ConnectionId connection{};
-        RequestId request{};
-        std::string key;
+        bool receiving_paused = false;       // Any of the above, or a put's stripes in flight.
     };
 
     static size_t requests_in_flight(const Connection& connection);
@@ -184,6 +204,14 @@ private:
     void log_member_event(const membership::MemberEvent& event);
 
     void on_request(runtime::ConnectionId id, Connection& connection, const wire::Frame& frame);
+    void on_peer_request(runtime::ConnectionId id,
+                         Connection& connection,
+                         RequestId request,
+                         const wire::Request& decoded);
+
+    // node_cluster.cc: the client operations over the cluster.
+    void rebuild_layout();
+    std::optional<HostPort> address_of(const placement::NodeKey& node) const;
     void on_put(runtime::ConnectionId id,
                 Connection& connection,
                 RequestId request,
@@ -196,60 +224,32 @@ private:
                      Connection& connection,
                      std::map<RequestId, PendingPut>::iterator put,
                      const wire::PutPiece& piece);
+    void put_done(runtime::ConnectionId id, RequestId request, Result<object::Manifest> written);
+    void resume_connection(runtime::ConnectionId id);
+    static bool puts_want_data(const Connection& connection);
     void on_get(runtime::ConnectionId id,
                 Connection& connection,
                 RequestId request,
                 std::string_view key);
+    void get_done(runtime::ConnectionId id, RequestId request);
     void on_delete(runtime::ConnectionId id,
                    Connection& connection,
                    RequestId request,
                    std::string_view key);
-    void on_stat(runtime::ConnectionId id, RequestId request, std::string_view key);
-    void on_list(runtime::ConnectionId id, RequestId request, const wire::ListRequest& list);
+    void on_stat(runtime::ConnectionId id,
+                 Connection& connection,
+                 RequestId request,
+                 std::string_view key);
+    void on_list(runtime::ConnectionId id,
+                 Connection& connection,
+                 RequestId request,
+                 const wire::ListRequest& list);
+    bool metadata_done(runtime::ConnectionId id);
     // The node's counters and its store's figures (shoal stats).
     void on_stats(runtime::ConnectionId id, RequestId request);
 
-    // Sends get data while the connection's send queue has room.
-    void pump_gets(runtime::ConnectionId id, Connection& connection);
-    bool pump_disk_get(runtime::ConnectionId id, Connection& connection);
-    void disk_piece_read(runtime::ConnectionId id,
-                         RequestId request,
-                         Result<storage::PieceData> piece);
-    void send_get_data(runtime::ConnectionId id,
-                       GetStream& stream,
-                       ByteView data,
-                       std::shared_ptr<const void> owner);
-    void commit_disk_put(runtime::ConnectionId id,
-                         RequestId request,
-                         PendingPut& pending,
-                         ByteView last_data);
-    void on_disk_get(runtime::ConnectionId id,
-                     Connection& connection,
-                     RequestId request,
-                     std::string_view key,
-                     bool was_deferred = false);
-    void send_disk_get_reply(runtime::ConnectionId id,
-                             Connection& connection,
-                             RequestId request,
-                             const storage::DiskObjectRef& object,
-                             const storage::PieceData& piece);
     void pause_if_backlogged(runtime::ConnectionId id, Connection& connection);
     void update_receiving(runtime::ConnectionId id, Connection& connection);
-    void start_deferred_gets();
-    storage::DiskStore::Done reply_when_durable(runtime::ConnectionId id,
-                                                RequestId request,
-                                                wire::Opcode opcode,
-                                                Buffer reply);
-    void disk_write_done(runtime::ConnectionId id,
-                         RequestId request,
-                         wire::Opcode opcode,
-                         Buffer reply,
-                         const Status& status);
-    void track_disk_write(runtime::ConnectionId id,
-                          RequestId request,
-                          wire::Opcode opcode,
-                          const Status& started);
-    void abandon_disk_puts(const Connection& connection);
     bool is_disk() const { return disk_ != nullptr; }
     void abort_put(Connection& connection, RequestId request, bool more_pieces_expected);
     void reject_frame(runtime::ConnectionId id, const Status& reason);
@@ -267,9 +267,12 @@ private:
     spdlog::logger& log_;
     storage::MemoryStore store_;
     std::unique_ptr<storage::DiskStore> disk_;
-    bool serving_ = false;        // The store is open.
-    uint64_t disk_requests_ = 0;  // Disk commits, deletes and first reads in flight.
-    std::deque<DeferredGet> deferred_gets_;
+    std::unique_ptr<storage::LocalStore> local_;  // Over store_ or *disk_.
+    std::unique_ptr<PeerService> peer_service_;
+    std::unique_ptr<PeerClient> peer_client_;
+    std::shared_ptr<const coordinator::Layout> layout_;
+    coordinator::OperationStats operation_stats_;
+    bool serving_ = false;  // The store is open.
     HybridClock clock_;
     ConnectionMap connections_;
     NodeStats stats_;

@@ -1,0 +1,395 @@
+// The node's client requests on the cluster data path (docs/cluster.md): each put, get,
+// delete, stat and list becomes a coordinator operation over PeerClient, and the layout the
+// operations place by is rebuilt from the member list whenever it changes.
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "shoal/coordinator/metadata_operations.h"
+#include "shoal/node/node.h"
+
+namespace shoal::node {
+namespace {
+
+placement::NodeKey node_key_of(membership::MemberId id) {
+    return {.high = id.high, .low = id.low};
+}
+
+wire::ObjectInfo info_of(const object::Manifest& manifest) {
+    return {.version = manifest.version,
+            .object_bytes = manifest.object_bytes,
+            .digest = manifest.object_digest};
+}
+
+}  // namespace
+
+// Members that own partitions: every one not gone for good. A dead member keeps its
+// partitions until it departs, so a brief outage moves nothing (DESIGN.md, "Durability").
+void Node::rebuild_layout() {
+    std::vector<placement::Node> view;
+    for (const membership::Member& member : swim_.members()) {
+        if (member.state == membership::MemberState::kLeft ||
+            member.state == membership::MemberState::kDeparted) {
+            continue;
+        }
+        view.push_back({.id = node_key_of(member.id()),
+                        .zone = member.identity.zone,
+                        .weight = member.identity.capacity_weight});
+    }
+    Result<placement::PartitionTable> table = placement::PartitionTable::build(
+            view,
+            {.partition_count = options_.cluster.partitions,
+             .owner_count = options_.cluster.scheme.chunk_count()});
+    if (!table.is_ok()) {
+        log_.error("layout_refused reason=\"{}\"", table.status().message());
+        return;
+    }
+    const uint64_t epoch = table.value().fingerprint();
+    if (layout_ != nullptr && layout_->table().fingerprint() == epoch) return;
+    layout_ = std::make_shared<const coordinator::Layout>(
+            std::make_shared<const placement::PartitionTable>(std::move(table).value()),
+            node_key_of(options_.identity.id),
+            options_.cluster.scheme);
+    log_.info("layout_changed epoch={:016x} nodes={}", epoch, view.size());
+}
+
+std::optional<HostPort> Node::address_of(const placement::NodeKey& node) const {
+    const membership::Member* member =
+            swim_.find(membership::MemberId{.high = node.high, .low = node.low});
+    if (member == nullptr) return std::nullopt;
+    return member->identity.address;
+}
+
+void Node::on_put(runtime::ConnectionId id,
+                  Connection& connection,
+                  RequestId request,
+                  const wire::PutRequest& put) {
+    if (connection.puts.contains(request)) {
+        reject_frame(id, Status::invalid_argument("put: request id already in use"));
+        return;
+    }
+    if (refuse_if_busy(id, connection, request, wire::Opcode::kPut)) {
+        abort_put(connection, request, !put.piece.last);
+        return;
+    }
+    const object::Scheme scheme = options_.cluster.scheme;
+    coordinator::PutOperation::Parameters parameters{
+            .key = std::string(put.key),
+            .declared_bytes = put.object_bytes == wire::kObjectBytesUnknown
+                                      ? std::nullopt
+                                      : std::optional<uint64_t>(put.object_bytes),
+            .scheme = scheme,
+            .stripe_bytes = coordinator::stripe_bytes_for(scheme, options_.cluster.stripe_bytes),
+            .inline_bytes_max = options_.cluster.inline_bytes_max,
+            .version = next_version(),
+            .created_ms = runtime_.wall_clock_ms(),
+    };
+    auto started = coordinator::PutOperation::start(
+            *peer_client_,
+            layout_,
+            std::move(parameters),
+            operation_stats_,
+            [this, id, request](Result<object::Manifest> written) {
+                put_done(id, request, std::move(written));
+            },
+            [this, id] { resume_connection(id); });
+    if (!started.is_ok()) {
+        reply_error(id, request, wire::Opcode::kPut, started.status());
+        abort_put(connection, request, !put.piece.last);
+        return;
+    }
+    auto [position, inserted] = connection.puts.emplace(
+            request,
+            PendingPut{.assembly = coordinator::PutAssembly(put.key, put.object_bytes),
+                       .operation = started.value()});
+    SHOAL_ASSERT(inserted);
+    apply_piece(id, connection, position, put.piece);
+}
+
+void Node::on_put_piece(runtime::ConnectionId id,
+                        Connection& connection,
+                        RequestId request,
+                        const wire::PutPiece& piece) {
+    auto put = connection.puts.find(request);
+    if (put != connection.puts.end()) {
+        apply_piece(id, connection, put, piece);
+        return;
+    }
+    for (auto aborted = connection.puts_aborted.begin(); aborted != connection.puts_aborted.end();
+         ++aborted) {
+        if (*aborted != request) continue;
+        // The client was told the put failed; these are its pieces still in flight.
+        if (piece.last) connection.puts_aborted.erase(aborted);
+        return;
+    }
+    reject_frame(id, Status::invalid_argument("put: a piece for a request that is not a put"));
+}
+
+void Node::apply_piece(runtime::ConnectionId id,
+                       Connection& connection,
+                       std::map<RequestId, PendingPut>::iterator put,
+                       const wire::PutPiece& piece) {
+    const RequestId request = put->first;
+    PendingPut& pending = put->second;
+    Status status = pending.assembly.on_piece(piece);
+    if (status.is_ok()) status = pending.operation->on_data(piece.data);
+    if (!status.is_ok()) {
+        pending.operation->cancel();
+        SPDLOG_LOGGER_DEBUG(&log_,
+                            "put_failed connection={} request={} reason=\"{}\"",
+                            to_u64(id),
+                            to_u64(request),
+                            status.message());
+        reply_error(id, request, wire::Opcode::kPut, status);
+        connection.puts.erase(put);
+        abort_put(connection, request, !piece.last);
+        if (shutting_down_) finish_shutdown_if_drained();
+        return;
+    }
+    stats_.bytes_received += piece.data.size();
+    if (pending.assembly.is_complete()) {
+        pending.complete = true;
+        pending.operation->on_end(pending.assembly.digest());
+        return;
+    }
+    update_receiving(id, connection);
+}
+
+void Node::put_done(runtime::ConnectionId id, RequestId request, Result<object::Manifest> written) {
+    auto found = connections_.find(id);
+    if (found == connections_.end()) return;
+    Connection& connection = found->second;
+    auto put = connection.puts.find(request);
+    if (put == connection.puts.end()) return;
+    const bool more_pieces_expected = !put->second.complete;
+    connection.puts.erase(put);
+    if (!written.is_ok()) {
+        reply_error(id, request, wire::Opcode::kPut, written.status());
+        abort_put(connection, request, more_pieces_expected);
+    } else {
+        Buffer reply;
+        wire::encode_reply(request, wire::PutReply{.info = info_of(written.value())}, reply);
+        send(id, std::move(reply));
+    }
+    update_receiving(id, connection);
+    if (shutting_down_) finish_shutdown_if_drained();
+}
+
+// A put whose operation has stripes enough in flight stops reading its client until one lands.
+void Node::resume_connection(runtime::ConnectionId id) {
+    auto found = connections_.find(id);
+    if (found != connections_.end()) update_receiving(id, found->second);
+}
+
+bool Node::puts_want_data(const Connection& connection) {
+    return std::all_of(connection.puts.begin(), connection.puts.end(), [](const auto& put) {
+        return put.second.complete || put.second.operation->wants_data();
+    });
+}
+
+void Node::on_get(runtime::ConnectionId id,
+                  Connection& connection,
+                  RequestId request,
+                  std::string_view key) {
+    if (connection.gets.contains(request)) {
+        reject_frame(id, Status::invalid_argument("get: request id already in use"));
+        return;
+    }
+    if (refuse_if_busy(id, connection, request, wire::Opcode::kGet)) return;
+    auto stream = std::make_unique<GetStream>(*this, id, request);
+    GetStream& sink = *stream;
+    connection.gets.emplace(request, std::move(stream));
+    sink.operation = std::make_shared<coordinator::GetOperation>(
+            *peer_client_, layout_, std::string(key), operation_stats_, sink);
+    sink.operation->start();
+}
+
+void Node::on_delete(runtime::ConnectionId id,
+                     Connection& connection,
+                     RequestId request,
+                     std::string_view key) {
+    if (refuse_if_busy(id, connection, request, wire::Opcode::kDelete)) return;
+    connection.metadata_requests += 1;
+    coordinator::delete_object(
+            *peer_client_,
+            layout_,
+            std::string(key),
+            next_version(),
+            operation_stats_,
+            [this, id, request](Result<Version> tombstone) {
+                if (!metadata_done(id)) return;
+                if (!tombstone.is_ok()) {
+                    reply_error(id, request, wire::Opcode::kDelete, tombstone.status());
+                    return;
+                }
+                Buffer reply;
+                wire::encode_reply(request, wire::DeleteReply{.version = tombstone.value()}, reply);
+                send(id, std::move(reply));
+            });
+}
+
+void Node::on_stat(runtime::ConnectionId id,
+                   Connection& connection,
+                   RequestId request,
+                   std::string_view key) {
+    if (refuse_if_busy(id, connection, request, wire::Opcode::kStat)) return;
+    connection.metadata_requests += 1;
+    coordinator::stat_object(
+            *peer_client_,
+            layout_,
+            std::string(key),
+            operation_stats_,
+            [this, id, request](Result<object::Manifest> manifest) {
+                if (!metadata_done(id)) return;
+                if (!manifest.is_ok()) {
+                    reply_error(id, request, wire::Opcode::kStat, manifest.status());
+                    return;
+                }
+                Buffer reply;
+                wire::encode_reply(
+                        request, wire::StatReply{.info = info_of(manifest.value())}, reply);
+                send(id, std::move(reply));
+            });
+}
+
+void Node::on_list(runtime::ConnectionId id,
+                   Connection& connection,
+                   RequestId request,
+                   const wire::ListRequest& list) {
+    if (refuse_if_busy(id, connection, request, wire::Opcode::kList)) return;
+    connection.metadata_requests += 1;
+    coordinator::list_objects(
+            *peer_client_,
+            layout_,
+            {.prefix = std::string(list.prefix),
+             .start_after = std::string(list.start_after),
+             .limit = list.limit},
+            operation_stats_,
+            [this, id, request](Result<coordinator::ListPage> page) {
+                if (!metadata_done(id)) return;
+                if (!page.is_ok()) {
+                    reply_error(id, request, wire::Opcode::kList, page.status());
+                    return;
+                }
+                wire::ListReply reply;
+                reply.truncated = page.value().truncated;
+                size_t reply_bytes = 0;
+                for (const coordinator::ManifestSummary& entry : page.value().entries) {
+                    reply_bytes += wire::list_entry_bytes(entry.key);
+                    if (reply_bytes > limits::kListReplyBytesMax) {
+                        reply.truncated = true;  // The client asks again from the last key.
+                        break;
+                    }
+                    reply.entries.push_back(
+                            wire::ListEntry{.key = entry.key,
+                                            .info = {.version = entry.version,
+                                                     .object_bytes = entry.object_bytes,
+                                                     .digest = entry.object_digest}});
+                }
+                Buffer encoded;
+                wire::encode_reply(request, reply, encoded);
+                send(id, std::move(encoded));
+            });
+}
+
+// A delete, stat or list has its answer. False if its connection is gone meanwhile.
+bool Node::metadata_done(runtime::ConnectionId id) {
+    auto found = connections_.find(id);
+    if (found == connections_.end()) return false;
+    SHOAL_ASSERT(found->second.metadata_requests > 0);
+    found->second.metadata_requests -= 1;
+    if (shutting_down_) finish_shutdown_if_drained();
+    return true;
+}
+
+// --- GetStream: one get's bytes on their way to the client -----------------------------------
+
+Node::GetStream::GetStream(Node& node, runtime::ConnectionId connection, RequestId request)
+    : node_(node), connection_(connection), request_(request) {}
+
+void Node::GetStream::on_manifest(const object::Manifest& manifest) {
+    info_ = info_of(manifest);
+    // An empty object has no bytes to wait for.
+    if (manifest.object_bytes == 0) send_reply_head(ByteView{}, nullptr);
+}
+
+// The reply goes out with the first verified bytes, so a get that fails before any has a
+// plain error reply; later failures end the stream with an error frame.
+void Node::GetStream::send_reply_head(ByteView bytes, std::shared_ptr<const void> owner) {
+    const ByteView first = bytes.first(std::min<size_t>(bytes.size(), limits::kDataFrameBytesMax));
+    runtime::OutFrame frame;
+    wire::encode_get_reply_prefix(
+            request_, wire::GetReply{.info = info_, .data = first}, frame.head);
+    frame.payload = first;
+    frame.payload_owner = owner;
+    node_.stats_.bytes_sent += first.size();
+    node_.runtime_.network().send(connection_, std::move(frame));
+    replied_ = true;
+    send_data(bytes.subspan(first.size()), std::move(owner));
+}
+
+void Node::GetStream::send_data(ByteView bytes, std::shared_ptr<const void> owner) {
+    while (!bytes.empty()) {
+        const ByteView piece =
+                bytes.first(std::min<size_t>(bytes.size(), limits::kDataFrameBytesMax));
+        runtime::OutFrame frame;
+        wire::encode_get_data_header(request_, static_cast<uint32_t>(piece.size()), frame.head);
+        frame.payload = piece;
+        frame.payload_owner = owner;
+        node_.stats_.bytes_sent += piece.size();
+        node_.runtime_.network().send(connection_, std::move(frame));
+        bytes = bytes.subspan(piece.size());
+    }
+}
+
+void Node::GetStream::on_bytes(ByteView bytes, std::shared_ptr<const void> owner) {
+    if (!replied_) {
+        send_reply_head(bytes, std::move(owner));
+    } else {
+        send_data(bytes, std::move(owner));
+    }
+}
+
+void Node::GetStream::on_end() {
+    if (!replied_) send_reply_head(ByteView{}, nullptr);
+    node_.get_done(connection_, request_);
+}
+
+void Node::GetStream::on_failure(Status status) {
+    node_.reply_error(connection_, request_, wire::Opcode::kGet, status);
+    node_.get_done(connection_, request_);
+}
+
+bool Node::GetStream::wants_bytes() const {
+    return node_.runtime_.network().send_queue_bytes(connection_) <
+           limits::kConnectionSendQueueBytesMax;
+}
+
+// The stream is destroyed here: the operation has finished and calls the sink no more.
+void Node::get_done(runtime::ConnectionId id, RequestId request) {
+    auto found = connections_.find(id);
+    if (found == connections_.end()) return;
+    found->second.gets.erase(request);
+    check_send_queue(id, found->second);
+    if (shutting_down_) finish_shutdown_if_drained();
+}
+
+void Node::on_send_ready(runtime::ConnectionId id) {
+    if (peer_client_->owns(id)) {
+        peer_client_->on_send_ready(id);
+        return;
+    }
+    auto found = connections_.find(id);
+    if (found == connections_.end()) return;
+    // Resuming may finish a get, which erases it: walk a copy of the operations.
+    std::vector<std::shared_ptr<coordinator::GetOperation>> operations;
+    for (const auto& [request, stream] : found->second.gets) {
+        operations.push_back(stream->operation);
+    }
+    for (const auto& operation : operations)
+        operation->resume();
+    auto still = connections_.find(id);
+    if (still != connections_.end()) check_send_queue(id, still->second);
+}
+
+}  // namespace shoal::node
