@@ -209,6 +209,8 @@ Status check_known_keys(const toml::table& root) {
               "compaction_garbage_percent",
               "checkpoint_interval_bytes"}},
             {"log", {"level", "file"}},
+            {"cluster",
+             {"redundancy", "partitions", "stripe_bytes", "inline_bytes", "peer_timeout_ms"}},
     };
     for (const auto& [section, value] : root) {
         auto known = known_keys.find(section.str());
@@ -257,6 +259,11 @@ Status read_text(std::string_view text, const std::string& path, Config& config)
     if (status.is_ok()) status = read_string(root, "log.level", config.log_level);
     if (status.is_ok()) status = read_string(root, "log.file", config.log_file);
     if (status.is_ok()) status = read_membership(root, config);
+    if (status.is_ok()) status = read_string(root, "cluster.redundancy", config.redundancy);
+    if (status.is_ok()) status = read_u32(root, "cluster.partitions", config.partitions);
+    if (status.is_ok()) status = read_bytes(root, "cluster.stripe_bytes", config.stripe_bytes);
+    if (status.is_ok()) status = read_u32(root, "cluster.inline_bytes", config.inline_bytes);
+    if (status.is_ok()) status = read_u32(root, "cluster.peer_timeout_ms", config.peer_timeout_ms);
     if (status.is_ok() && !listen_text.empty()) {
         Result<HostPort> listen = parse_host_port(listen_text, PortZero::kAllowed);
         if (!listen.is_ok()) {
@@ -291,6 +298,7 @@ Status apply_overrides(const ConfigOverrides& overrides, Config& config) {
     }
     if (overrides.zone) config.zone = *overrides.zone;
     if (overrides.weight) config.weight = *overrides.weight;
+    if (overrides.redundancy) config.redundancy = *overrides.redundancy;
     if (!overrides.join.empty()) {
         config.join.clear();
         for (const std::string& text : overrides.join) {
@@ -313,6 +321,14 @@ Status apply_overrides(const ConfigOverrides& overrides, Config& config) {
 
 Status Config::validate() const {
     if (name.empty()) return Status::invalid_argument("node.name must not be empty");
+    Result<object::Scheme> scheme = coordinator::parse_redundancy(redundancy);
+    if (!scheme.is_ok()) {
+        return Status::invalid_argument(fmt::format("cluster.{}", scheme.status().message()));
+    }
+    if (stripe_bytes > UINT32_MAX) {
+        return Status::invalid_argument("cluster.stripe_bytes: over 4 GiB");
+    }
+    SHOAL_TRY(cluster_options().validate());
     if (storage_mode != "memory" && storage_mode != "disk") {
         return Status::invalid_argument(
                 fmt::format("storage.mode = \"{}\" is not \"disk\" or \"memory\"", storage_mode));
@@ -380,8 +396,21 @@ node::Node::Options Config::node_options(NodeId id) const {
     options.identity.capacity_weight = weight;
     options.swim = swim;
     options.join = join;
+    options.cluster = cluster_options();
     options.leave_timeout_ticks = std::max<uint32_t>(
             1, static_cast<uint32_t>(std::chrono::milliseconds(leave_timeout_ms) / kTickDuration));
+    return options;
+}
+
+coordinator::ClusterOptions Config::cluster_options() const {
+    coordinator::ClusterOptions options;
+    Result<object::Scheme> scheme = coordinator::parse_redundancy(redundancy);
+    if (scheme.is_ok()) options.scheme = scheme.value();
+    options.partitions = partitions;
+    options.stripe_bytes = static_cast<uint32_t>(std::min<uint64_t>(stripe_bytes, UINT32_MAX));
+    options.inline_bytes_max = inline_bytes;
+    options.peer_timeout_ticks = std::max<uint32_t>(
+            1, static_cast<uint32_t>(std::chrono::milliseconds(peer_timeout_ms) / kTickDuration));
     return options;
 }
 

@@ -11,6 +11,7 @@
 
 #include "shoal/base/address.h"
 #include "shoal/base/status.h"
+#include "shoal/coordinator/cluster_options.h"
 #include "shoal/node/node.h"
 
 namespace shoal::app {
@@ -42,10 +43,20 @@ struct Config {
     uint32_t leave_timeout_ms = 3000;  // membership.leave_timeout_ms
     membership::Swim::Options swim;    // membership.*: the core's LAN defaults.
 
+    // The cluster data path. cluster.redundancy: "ec:K+M" or "replicas:N" (default ec:4+2, so
+    // puts need at least 5 nodes; a node alone needs "replicas:1").
+    std::string redundancy = "ec:4+2";
+    uint32_t partitions = 1024;                 // cluster.partitions: fixed at cluster creation.
+    uint64_t stripe_bytes = uint64_t{4} << 20;  // cluster.stripe_bytes
+    uint32_t inline_bytes = 4096;               // cluster.inline_bytes: smaller objects inline.
+    uint32_t peer_timeout_ms = 5000;            // cluster.peer_timeout_ms
+
     Status validate() const;
     // The node's options, its identity's id left to the caller (app/node_identity.h) and its
     // address as advertise_address(0).
     node::Node::Options node_options(NodeId id) const;
+    // The [cluster] settings as the node takes them. REQUIRES: validate() holds.
+    coordinator::ClusterOptions cluster_options() const;
     // The advertise address, with `bound_port` for a port 0 (0 if not yet bound).
     HostPort advertise_address(uint16_t bound_port) const;
 };
@@ -62,6 +73,7 @@ struct ConfigOverrides {
     std::optional<std::string> advertise;
     std::optional<std::string> zone;
     std::optional<uint32_t> weight;
+    std::optional<std::string> redundancy;
     std::vector<std::string> join;  // Repeatable; replaces membership.join when given.
 };
 

@@ -47,6 +47,9 @@ void add_flags(CLI::App& cli, Arguments& arguments) {
             flags.advertise,
             "HOST:PORT peers reach this node at; default the listen address (node.advertise)");
     cli.add_option("--zone", flags.zone, "failure zone, for placement (node.zone)");
+    cli.add_option("--redundancy",
+                   flags.redundancy,
+                   "default code: ec:K+M or replicas:N (cluster.redundancy, ec:4+2)");
     cli.add_option("--weight", flags.weight, "capacity weight 1..65535 (node.weight)");
     cli.footer(
             "Flags override the config file. SIGINT or SIGTERM leaves the cluster gracefully,\n"

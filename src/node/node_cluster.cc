@@ -147,6 +147,8 @@ void Node::apply_piece(runtime::ConnectionId id,
         return;
     }
     stats_.bytes_received += piece.data.size();
+    // This node's own chunks go to its disk: a client that outruns it waits, as peers do.
+    if (is_disk()) pause_if_backlogged(id, connection);
     if (pending.assembly.is_complete()) {
         pending.complete = true;
         pending.operation->on_end(pending.assembly.digest());

@@ -49,6 +49,7 @@ private:
         node.name = "sim";
         node.id = NodeId{options.seed | 1};
         node.memory.memory_bytes = options.memory_bytes;
+        node.cluster.scheme = {.k = 1, .m = 0};  // A cluster of one keeps one copy.
         return node;
     }
 

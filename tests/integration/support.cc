@@ -159,6 +159,10 @@ NodeProcess::NodeProcess(const TempDir& directory,
     if (std::find(extra_flags.begin(), extra_flags.end(), "--storage") == extra_flags.end()) {
         argv.insert(argv.end(), {"--storage", "memory"});
     }
+    // One copy unless the test asks for a code: a node alone cannot place RS 4+2.
+    if (std::find(extra_flags.begin(), extra_flags.end(), "--redundancy") == extra_flags.end()) {
+        argv.insert(argv.end(), {"--redundancy", "replicas:1"});
+    }
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
     // A restarted node over the same directory must not be taken for its predecessor.
     std::filesystem::remove(log_path_);

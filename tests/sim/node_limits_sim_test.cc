@@ -23,7 +23,9 @@ TEST_CASE("sim: a connection's open requests are bounded", "[sim][limits]") {
     SimDisk disk(events, /*seed=*/2);
     SimRuntime runtime(events, network, disk, {.seed = 3});
     spdlog::logger log("sim.node", std::make_shared<spdlog::sinks::null_sink_st>());
-    node::Node node(node::Node::Options{}, runtime, log);
+    node::Node::Options options;
+    options.cluster.scheme = {.k = 1, .m = 0};  // A cluster of one keeps one copy.
+    node::Node node(options, runtime, log);
     runtime.start(node);
     node.start([](const Status& status) { REQUIRE(status.is_ok()); });
     SimClient client(network);
