@@ -85,6 +85,10 @@ void Node::on_datagram(const HostPort& from, ByteView bytes) {
 }
 
 void Node::on_connected(runtime::ConnectionId connection) {
+    if (peer_client_->owns(connection)) {
+        peer_client_->on_connected(connection);
+        return;
+    }
     log_.trace("push_pull_connected connection={}", to_u64(connection));
 }
 
