@@ -103,7 +103,8 @@ void write_manifest(Peers& peers,
                        quorum->needed) {
                 quorum->decided = true;
                 stats.manifest_writes_failed += 1;
-                quorum->done(Status::unavailable(
+                quorum->done(Status::from_code(
+                        missed_quorum_code(quorum->first_failure),
                         fmt::format("{}: {} of {} manifest owners hold it, {} needed{}",
                                     quorum->what,
                                     quorum->stored,

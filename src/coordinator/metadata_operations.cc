@@ -11,8 +11,8 @@
 namespace shoal::coordinator {
 namespace {
 
-// Rounds of a list whose pages held nothing but tombstones, before it returns an empty page
-// that says more may follow.
+// Rounds of a list cut short by tombstones or short node pages, before it returns what it
+// has with truncated set.
 constexpr uint32_t kListRoundsMax = 16;
 
 struct ListRound {
@@ -21,6 +21,7 @@ struct ListRound {
     std::string start_after;
     uint32_t limit = 0;
     uint32_t rounds = 0;
+    ListPage collected;  // The entries of the rounds so far.
     std::vector<ManifestPage> pages;
     uint32_t pending = 0;
     uint32_t failed = 0;
@@ -48,14 +49,20 @@ void list_round_done(Peers& peers, const std::shared_ptr<ListRound>& round, Oper
                         : "")));
         return;
     }
-    ListPage merged = merge_pages(round->pages, round->limit);
+    const auto wanted = static_cast<uint32_t>(round->limit - round->collected.entries.size());
+    ListPage merged = merge_pages(round->pages, wanted);
     round->rounds += 1;
-    const bool only_tombstones = merged.entries.empty() && merged.truncated;
-    if (!only_tombstones || round->rounds >= kListRoundsMax) {
-        round->done(std::move(merged));
+    for (ManifestSummary& entry : merged.entries) {
+        round->collected.entries.push_back(std::move(entry));
+    }
+    round->collected.truncated = merged.truncated;
+    if (!merged.scanned_through.empty()) round->collected.scanned_through = merged.scanned_through;
+    const bool full = round->collected.entries.size() == round->limit;
+    if (full || !merged.truncated || round->rounds >= kListRoundsMax) {
+        round->done(std::move(round->collected));
         return;
     }
-    // Every key in this round's range was deleted: go on from where the nodes' pages ended.
+    // Tombstones or a short node page cut this round short: go on from where it ended.
     round->start_after = merged.scanned_through;
     round->pages.clear();
     round->failed = 0;

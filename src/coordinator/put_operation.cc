@@ -293,18 +293,20 @@ void PutOperation::stripe_written(Stripe& stripe) {
     stripe.written = true;
     const uint32_t needed = write_quorum(parameters_.scheme);
     if (stripe.durable < needed) {
-        fail(Status::unavailable(fmt::format(
-                "{}: stripe {}: {} of {} chunks durable on distinct nodes, {} needed ({} nodes "
-                "in the cluster){}",
-                what(),
-                stripe.index,
-                stripe.durable,
-                parameters_.scheme.chunk_count(),
-                needed,
-                layout_->table().nodes().size(),
-                stripe.first_failure.has_value()
-                        ? fmt::format("; first failure: {}", stripe.first_failure->to_string())
-                        : "")));
+        fail(Status::from_code(missed_quorum_code(stripe.first_failure),
+                               fmt::format("{}: stripe {}: {} of {} chunks durable on distinct "
+                                           "nodes, {} needed ({} nodes "
+                                           "in the cluster){}",
+                                           what(),
+                                           stripe.index,
+                                           stripe.durable,
+                                           parameters_.scheme.chunk_count(),
+                                           needed,
+                                           layout_->table().nodes().size(),
+                                           stripe.first_failure.has_value()
+                                                   ? fmt::format("; first failure: {}",
+                                                                 stripe.first_failure->to_string())
+                                                   : "")));
         return;
     }
     stripes_in_flight_ -= 1;

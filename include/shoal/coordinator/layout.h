@@ -7,9 +7,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
+#include "shoal/base/status.h"
 #include "shoal/object/layout.h"
 #include "shoal/object/manifest.h"
 #include "shoal/placement/partition_table.h"
@@ -28,6 +30,14 @@ inline object::NodeKey object_node_key(const NodeKey& node) {
 
 // Chunks of one stripe, counted toward a write: k + ceil(m / 2).
 uint32_t write_quorum(object::Scheme scheme);
+
+// The code of a write that missed its quorum: out of space if that is why the first node
+// refused (retrying will not help until space is freed), else unavailable (retry later).
+inline Code missed_quorum_code(const std::optional<Status>& first_failure) {
+    return first_failure.has_value() && first_failure->code() == Code::kResourceExhausted
+                   ? Code::kResourceExhausted
+                   : Code::kUnavailable;
+}
 
 // Counters the operations add to; the node reports them.
 struct OperationStats {
