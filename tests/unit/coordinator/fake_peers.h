@@ -23,6 +23,7 @@ struct FakeNode {
     std::map<std::string, Buffer> chunks;  // By chunk store key.
     std::map<std::string, object::Manifest> manifests;
     bool down = false;
+    bool full = false;  // Refuses writes for lack of space.
 };
 
 class FakePeers final : public Peers {
@@ -75,6 +76,7 @@ public:
         const std::string key = object::chunk_store_key(chunk.id);
         later([this, to, key, record = std::make_shared<Buffer>(std::move(record)), done]() {
             if (is_down(to)) return done(Status::unavailable("node down"));
+            if (node(to).full) return done(Status::resource_exhausted("no space"));
             node(to).chunks[key] = std::move(*record);
             done(Status::ok());
         });
@@ -95,6 +97,7 @@ public:
                       Done done) override {
         later([this, to, manifest, done]() {
             if (is_down(to)) return done(Status::unavailable("node down"));
+            if (node(to).full) return done(Status::resource_exhausted("no space"));
             Result<object::Manifest> decoded = object::decode_manifest(manifest->view());
             if (!decoded.is_ok()) return done(decoded.status());
             auto& held = node(to).manifests;

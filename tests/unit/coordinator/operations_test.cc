@@ -258,6 +258,19 @@ TEST_CASE("a put that cannot reach its quorum fails and says why", "[coordinator
                Catch::Contains("put small: 4 of 6 manifest owners hold it, 5 needed"));
 }
 
+TEST_CASE("a put refused for lack of space says so with its code", "[coordinator]") {
+    Cluster cluster(6);
+    for (auto& [key, node] : cluster.peers.nodes())
+        node.full = true;
+    Result<object::Manifest> big = cluster.put("big", random_bytes(12, kStripeBytes).view());
+    REQUIRE_FALSE(big.is_ok());
+    CHECK(big.status().code() == Code::kResourceExhausted);
+    Result<object::Manifest> small = cluster.put("small", as_bytes("tiny"));
+    REQUIRE_FALSE(small.is_ok());
+    CHECK(small.status().code() == Code::kResourceExhausted);
+    CHECK_THAT(small.status().message(), Catch::Contains("no space"));
+}
+
 TEST_CASE("the newest version wins, and a delete stays deleted", "[coordinator]") {
     Cluster cluster(6);
     REQUIRE(cluster.put("k", as_bytes("first")).is_ok());
@@ -295,9 +308,11 @@ TEST_CASE("list merges every node's manifests, sorted, paginated, without tombst
     for (int page_count = 0; page_count < 20; ++page_count) {
         Result<ListPage> page = cluster.list("a/", after, 7);
         REQUIRE(page.is_ok());
-        for (const ManifestSummary& entry : page.value().entries)
+        for (const ManifestSummary& entry : page.value().entries) {
             seen.push_back(entry.key);
+        }
         if (!page.value().truncated) break;
+        CHECK(page.value().entries.size() == 7);  // Full pages, tombstones or not.
         after = page.value().scanned_through;
     }
     std::vector<std::string> expected;
