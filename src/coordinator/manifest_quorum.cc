@@ -19,6 +19,7 @@ struct WriteQuorum {
     std::optional<Status> first_failure;
     bool decided = false;
     WriteDone done;
+    SettledDone settled;
 };
 
 struct ReadQuorum {
@@ -64,6 +65,25 @@ void on_read_answer(ReadQuorum& quorum,
     }
 }
 
+void decide_write(WriteQuorum& quorum, OperationStats& stats) {
+    if (quorum.decided) return;
+    if (quorum.stored >= quorum.needed) {
+        quorum.decided = true;
+        quorum.done(Status::ok());
+    } else if (quorum.owners - quorum.failed < quorum.needed) {
+        quorum.decided = true;
+        stats.manifest_writes_failed += 1;
+        quorum.done(
+                Status::from_code(missed_quorum_code(quorum.first_failure),
+                                  fmt::format("{}: {} of {} manifest owners hold it, {} needed{}",
+                                              quorum.what,
+                                              quorum.stored,
+                                              quorum.owners,
+                                              quorum.needed,
+                                              reason_of(quorum.first_failure))));
+    }
+}
+
 }  // namespace
 
 void write_manifest(Peers& peers,
@@ -71,7 +91,7 @@ void write_manifest(Peers& peers,
                     const object::Manifest& manifest,
                     std::string what,
                     OperationStats& stats,
-                    WriteDone done) {
+                    WriteCallbacks callbacks) {
     auto bytes = std::make_shared<Buffer>();
     object::encode_manifest(manifest, *bytes);
     const std::vector<NodeKey> owners = layout.manifest_owners(manifest.key);
@@ -79,7 +99,8 @@ void write_manifest(Peers& peers,
             .what = std::move(what),
             .owners = static_cast<uint32_t>(owners.size()),
             .needed = layout.manifest_write_quorum(),
-            .done = std::move(done),
+            .done = std::move(callbacks.done),
+            .settled = std::move(callbacks.settled),
     });
     if (quorum->owners < quorum->needed) {
         stats.manifest_writes_failed += 1;
@@ -95,22 +116,9 @@ void write_manifest(Peers& peers,
                 quorum->failed += 1;
                 if (!quorum->first_failure.has_value()) quorum->first_failure = status;
             }
-            if (quorum->decided) return;
-            if (quorum->stored >= quorum->needed) {
-                quorum->decided = true;
-                quorum->done(Status::ok());
-            } else if (quorum->stored + (quorum->owners - quorum->stored - quorum->failed) <
-                       quorum->needed) {
-                quorum->decided = true;
-                stats.manifest_writes_failed += 1;
-                quorum->done(Status::from_code(
-                        missed_quorum_code(quorum->first_failure),
-                        fmt::format("{}: {} of {} manifest owners hold it, {} needed{}",
-                                    quorum->what,
-                                    quorum->stored,
-                                    quorum->owners,
-                                    quorum->needed,
-                                    reason_of(quorum->first_failure))));
+            decide_write(*quorum, stats);
+            if (quorum->stored + quorum->failed == quorum->owners && quorum->settled) {
+                quorum->settled(quorum->failed == 0);
             }
         });
     }

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "shoal/coordinator/collect.h"
 #include "shoal/coordinator/manifest_quorum.h"
 
 namespace shoal::coordinator {
@@ -97,6 +98,41 @@ void list_round(Peers& peers, const std::shared_ptr<ListRound>& round, Operation
     }
 }
 
+// Writes a tombstone over `deleted`; once it is on every owner, the deleted version's chunks
+// go. The tombstone must beat the version it deletes, whatever the clocks say.
+void write_tombstone(Peers& peers,
+                     const std::shared_ptr<const Layout>& layout,
+                     object::Manifest deleted,
+                     Version version,
+                     OperationStats& stats,
+                     const DeleteDone& done) {
+    Version tombstone = version;
+    if (!(deleted.version < tombstone)) tombstone.hlc = deleted.version.hlc + 1;
+    const object::Manifest manifest = object::tombstone_manifest(
+            deleted.key, tombstone, HybridClock::wall_clock_ms_of(tombstone.hlc));
+    auto superseded = std::make_shared<const object::Manifest>(std::move(deleted));
+    WriteCallbacks callbacks{
+            .done =
+                    [tombstone, done](const Status& status) {
+                        if (status.is_ok()) {
+                            done(tombstone);
+                        } else {
+                            done(status);
+                        }
+                    },
+            .settled =
+                    [&peers, layout, superseded, &stats](bool every_owner) {
+                        if (every_owner) collect_chunks(peers, *layout, *superseded, stats);
+                    },
+    };
+    write_manifest(peers,
+                   *layout,
+                   manifest,
+                   fmt::format("rm {}", superseded->key),
+                   stats,
+                   std::move(callbacks));
+}
+
 }  // namespace
 
 void delete_object(Peers& peers,
@@ -105,14 +141,13 @@ void delete_object(Peers& peers,
                    Version version,
                    OperationStats& stats,
                    DeleteDone done) {
-    const uint64_t created_ms = HybridClock::wall_clock_ms_of(version.hlc);
     const std::string what = fmt::format("rm {}", key);
     read_manifest(peers,
                   *layout,
                   key,
                   what,
                   stats,
-                  [&peers, layout, key, version, created_ms, what, &stats, done = std::move(done)](
+                  [&peers, layout, version, what, &stats, done = std::move(done)](
                           Result<std::optional<object::Manifest>> newest) {
                       if (!newest.is_ok()) {
                           done(newest.status());
@@ -122,25 +157,8 @@ void delete_object(Peers& peers,
                           done(Status::not_found(fmt::format("{}: no such object", what)));
                           return;
                       }
-                      // The tombstone must beat the version it deletes, whatever the clocks say.
-                      Version tombstone = version;
-                      if (!(newest.value()->version < tombstone)) {
-                          tombstone.hlc = newest.value()->version.hlc + 1;
-                      }
-                      const object::Manifest manifest =
-                              object::tombstone_manifest(key, tombstone, created_ms);
-                      write_manifest(peers,
-                                     *layout,
-                                     manifest,
-                                     what,
-                                     stats,
-                                     [tombstone, done](const Status& status) {
-                                         if (status.is_ok()) {
-                                             done(tombstone);
-                                         } else {
-                                             done(status);
-                                         }
-                                     });
+                      write_tombstone(
+                              peers, layout, std::move(*newest.value()), version, stats, done);
                   });
 }
 

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "shoal/base/hash.h"
+#include "shoal/coordinator/collect.h"
 #include "shoal/coordinator/manifest_quorum.h"
 #include "shoal/erasure/stripe.h"
 #include "shoal/object/chunk_header.h"
@@ -81,13 +82,15 @@ Result<std::shared_ptr<PutOperation>> PutOperation::start(Peers& peers,
     }
     SHOAL_TRY_ASSIGN(erasure::Codec codec,
                      erasure::Codec::make(parameters.scheme.k, parameters.scheme.m));
-    return std::make_shared<PutOperation>(peers,
-                                          std::move(layout),
-                                          std::move(parameters),
-                                          std::move(codec),
-                                          stats,
-                                          std::move(done),
-                                          std::move(resume));
+    auto operation = std::make_shared<PutOperation>(peers,
+                                                    std::move(layout),
+                                                    std::move(parameters),
+                                                    std::move(codec),
+                                                    stats,
+                                                    std::move(done),
+                                                    std::move(resume));
+    operation->read_prior();
+    return operation;
 }
 
 PutOperation::PutOperation(Peers& peers,
@@ -150,22 +153,8 @@ void PutOperation::on_end(uint64_t object_digest) {
     const bool small = received_bytes_ <= parameters_.inline_bytes_max || received_bytes_ == 0;
     if (stripes_sealed_ == 0 && small) {
         manifest_started_ = true;
-        const object::Manifest manifest = object::inline_manifest(
-                parameters_.key, parameters_.version, parameters_.created_ms, filling_.view());
-        write_manifest(peers_,
-                       *layout_,
-                       manifest,
-                       what(),
-                       stats_,
-                       [self = shared_from_this(), manifest](const Status& status) {
-                           if (self->finished_) return;
-                           self->finished_ = true;
-                           if (status.is_ok()) {
-                               self->done_(manifest);
-                           } else {
-                               self->done_(status);
-                           }
-                       });
+        write_and_settle(object::inline_manifest(
+                parameters_.key, parameters_.version, parameters_.created_ms, filling_.view()));
         return;
     }
     if (!filling_.empty()) seal_stripe(true);
@@ -334,20 +323,52 @@ void PutOperation::maybe_write_manifest() {
     for (size_t index = 0; index < chunk_nodes_.size(); ++index) {
         manifest.chunk_nodes[index] = object_node_key(chunk_nodes_[index]);
     }
-    write_manifest(peers_,
-                   *layout_,
-                   manifest,
-                   what(),
-                   stats_,
-                   [self = shared_from_this(), manifest](const Status& status) {
-                       if (self->finished_) return;
-                       self->finished_ = true;
-                       if (status.is_ok()) {
-                           self->done_(manifest);
-                       } else {
-                           self->done_(status);
-                       }
-                   });
+    write_and_settle(manifest);
+}
+
+void PutOperation::write_and_settle(const object::Manifest& manifest) {
+    WriteCallbacks callbacks{
+            .done =
+                    [self = shared_from_this(), manifest](const Status& status) {
+                        if (self->finished_) return;
+                        self->finished_ = true;
+                        if (status.is_ok()) {
+                            self->done_(manifest);
+                        } else {
+                            self->done_(status);
+                        }
+                    },
+            .settled =
+                    [self = shared_from_this()](bool every_owner) {
+                        self->settled_everywhere_ = every_owner;
+                        self->maybe_collect();
+                    },
+    };
+    write_manifest(peers_, *layout_, manifest, what(), stats_, std::move(callbacks));
+}
+
+// The newest version before this put, to collect once this put's manifest is everywhere.
+void PutOperation::read_prior() {
+    read_manifest(peers_,
+                  *layout_,
+                  parameters_.key,
+                  what(),
+                  stats_,
+                  [self = shared_from_this()](Result<std::optional<object::Manifest>> newest) {
+                      if (newest.is_ok() && newest.value().has_value()) {
+                          self->prior_ = std::move(*newest.value());
+                      }
+                      self->prior_known_ = true;
+                      self->maybe_collect();
+                  });
+}
+
+// Only a strictly older version: the read may have found this put's own manifest.
+void PutOperation::maybe_collect() {
+    if (!prior_known_ || !settled_everywhere_ || !prior_.has_value()) return;
+    if (!(prior_->version < parameters_.version)) return;
+    collect_chunks(peers_, *layout_, *prior_, stats_);
+    prior_.reset();
 }
 
 void PutOperation::fail(Status status) {

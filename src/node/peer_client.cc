@@ -153,6 +153,25 @@ void PeerClient::get_chunk(const NodeKey& to, const object::ChunkId& chunk, Chun
                });
 }
 
+void PeerClient::delete_chunk(const NodeKey& to, const object::ChunkId& chunk, Done done) {
+    SHOAL_ASSERT(done != nullptr);
+    stats_.calls += 1;
+    if (to == options_.self) {
+        stats_.calls_to_self += 1;
+        service_.delete_chunk(chunk, std::move(done));
+        return;
+    }
+    start_call(to,
+               Call{.peer = to, .opcode = wire::Opcode::kChunkDelete, .done = std::move(done)},
+               [&chunk](RequestId id) {
+                   runtime::OutFrame frame;
+                   wire::encode_request(id,
+                                        wire::ChunkDeleteRequest{.chunk = to_wire_chunk_id(chunk)},
+                                        frame.head);
+                   return frame;
+               });
+}
+
 void PeerClient::put_manifest(const NodeKey& to,
                               std::shared_ptr<const Buffer> manifest,
                               Done done) {
@@ -456,6 +475,10 @@ Status PeerClient::deliver(Call& call, const wire::FrameHeader& header, ByteView
     switch (call.opcode) {
         case wire::Opcode::kChunkPut:
             SHOAL_TRY(wire::decode_chunk_put_reply(body).status());
+            std::get<Done>(call.done)(Status::ok());
+            return Status::ok();
+        case wire::Opcode::kChunkDelete:
+            SHOAL_TRY(wire::decode_chunk_delete_reply(body).status());
             std::get<Done>(call.done)(Status::ok());
             return Status::ok();
         case wire::Opcode::kManifestPut:

@@ -308,9 +308,18 @@ TEST_CASE("peer client: calls to other nodes and to itself succeed end to end",
         corrupt.data = std::make_shared<Buffer>(corrupt.data->clone());
         (*corrupt.data)[0] ^= std::byte{1};
         CHECK(put_chunk(cluster, 1, to, corrupt).code() == Code::kCorruption);
+
+        // A delete removes the chunk; one the node never had is deleted all the same.
+        const auto delete_chunk = [&](const object::ChunkId& id) {
+            return cluster.call<Status>(
+                    [&](auto done) { cluster.client(1).delete_chunk(key_of(to), id, done); });
+        };
+        REQUIRE(delete_chunk(chunk.id).is_ok());
+        CHECK(get_chunk(cluster, 1, to, chunk.id).status().code() == Code::kNotFound);
+        CHECK(delete_chunk(other.id).is_ok());
     }
     const node::PeerClientStats& stats = cluster.client(1).stats();
-    CHECK(stats.calls_to_self == 9);
+    CHECK(stats.calls_to_self == 12);
     CHECK(stats.connections_opened == 2);  // One per peer, reused by every call.
     CHECK(cluster.client(1).connections() == 2);
     CHECK(cluster.client(1).calls_in_flight() == 0);

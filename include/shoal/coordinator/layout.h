@@ -50,6 +50,8 @@ struct OperationStats {
     uint64_t stripes_degraded = 0;    // Read with parity.
     uint64_t manifest_writes_failed = 0;
     uint64_t manifest_reads_failed = 0;
+    uint64_t chunks_collected = 0;  // Chunks of superseded versions deleted.
+    uint64_t chunk_collections_failed = 0;
 };
 
 class Layout {

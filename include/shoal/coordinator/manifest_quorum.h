@@ -20,8 +20,17 @@
 namespace shoal::coordinator {
 
 using WriteDone = std::function<void(Status status)>;
+// Once every owner has answered: whether every one of them holds the manifest (or a newer one).
+using SettledDone = std::function<void(bool every_owner)>;
 // nullopt: no owner that answered holds a manifest of the key.
 using ReadDone = std::function<void(Result<std::optional<object::Manifest>> newest)>;
+
+// What a manifest write tells: `done` at the quorum's decision, then `settled`, if set, once
+// every owner has answered.
+struct WriteCallbacks {
+    WriteDone done;
+    SettledDone settled;
+};
 
 // `what` names the operation in errors ("put photos/cat.jpg"). REQUIRES: check_manifest.
 void write_manifest(Peers& peers,
@@ -29,7 +38,7 @@ void write_manifest(Peers& peers,
                     const object::Manifest& manifest,
                     std::string what,
                     OperationStats& stats,
-                    WriteDone done);
+                    WriteCallbacks callbacks);
 
 void read_manifest(Peers& peers,
                    const Layout& layout,

@@ -66,6 +66,8 @@ public:
     // OK once the chunk is durable on `to`.
     virtual void put_chunk(const NodeKey& to, const OutgoingChunk& chunk, Done done) = 0;
     virtual void get_chunk(const NodeKey& to, const object::ChunkId& chunk, ChunkDone done) = 0;
+    // OK once `to` holds no copy of the chunk (one it never had included).
+    virtual void delete_chunk(const NodeKey& to, const object::ChunkId& chunk, Done done) = 0;
     // OK once `to` durably holds this manifest or a newer one of the key.
     virtual void put_manifest(const NodeKey& to,
                               std::shared_ptr<const Buffer> manifest,

@@ -84,6 +84,9 @@ private:
                           const Status& status);
     void stripe_written(Stripe& stripe);
     void maybe_write_manifest();
+    void write_and_settle(const object::Manifest& manifest);
+    void read_prior();
+    void maybe_collect();
     void fail(Status status);
     std::string what() const;
 
@@ -103,6 +106,11 @@ private:
     std::vector<NodeKey> chunk_nodes_;       // Stripe-major, as the manifest keeps them.
     std::optional<uint64_t> object_digest_;  // Set by on_end.
     bool manifest_started_ = false;
+    // Garbage collection: the version this put supersedes, read as the put starts, and
+    // whether every manifest owner holds this put's manifest.
+    bool prior_known_ = false;
+    std::optional<object::Manifest> prior_;
+    bool settled_everywhere_ = false;
     bool finished_ = false;  // Done ran, or cancelled.
 };
 

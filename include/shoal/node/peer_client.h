@@ -101,6 +101,7 @@ public:
     // coordinator::Peers.
     void put_chunk(const NodeKey& to, const coordinator::OutgoingChunk& chunk, Done done) override;
     void get_chunk(const NodeKey& to, const object::ChunkId& chunk, ChunkDone done) override;
+    void delete_chunk(const NodeKey& to, const object::ChunkId& chunk, Done done) override;
     void put_manifest(const NodeKey& to,
                       std::shared_ptr<const Buffer> manifest,
                       Done done) override;

@@ -92,6 +92,15 @@ public:
         });
     }
 
+    void delete_chunk(const NodeKey& to, const object::ChunkId& chunk, Done done) override {
+        const std::string key = object::chunk_store_key(chunk);
+        later([this, to, key, done]() {
+            if (is_down(to)) return done(Status::unavailable("node down"));
+            node(to).chunks.erase(key);
+            done(Status::ok());
+        });
+    }
+
     void put_manifest(const NodeKey& to,
                       std::shared_ptr<const Buffer> manifest,
                       Done done) override {

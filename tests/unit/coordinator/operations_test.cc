@@ -293,6 +293,48 @@ TEST_CASE("the newest version wins, and a delete stays deleted", "[coordinator]"
     CHECK(as_string_view(again.view()) == "again");
 }
 
+// Chunks held over all nodes, and those of one version.
+size_t chunks_held(FakePeers& peers, std::optional<Version> version = std::nullopt) {
+    size_t held = 0;
+    for (auto& [key, node] : peers.nodes()) {
+        for (const auto& [store_key, record] : node.chunks) {
+            Result<object::StoreKey> parsed = object::parse_store_key(store_key);
+            REQUIRE(parsed.is_ok());
+            if (!version.has_value() || parsed.value().chunk.version == *version) held += 1;
+        }
+    }
+    return held;
+}
+
+TEST_CASE("superseded chunks are collected once the newer manifest is on every owner",
+          "[coordinator]") {
+    Cluster cluster(6);
+    const Buffer first = random_bytes(13, 2 * kStripeBytes);
+    Result<object::Manifest> old = cluster.put("k", first.view());
+    REQUIRE(old.is_ok());
+    CHECK(chunks_held(cluster.peers) == 12);  // Two stripes of 4+2.
+
+    // An overwrite while one owner is down leaves the old chunks: not every owner knows.
+    const NodeKey owner = cluster.layout->manifest_owners("k")[5];
+    cluster.peers.node(owner).down = true;
+    REQUIRE(cluster.put("k", random_bytes(14, kStripeBytes).view()).is_ok());
+    cluster.peers.node(owner).down = false;
+    CHECK(chunks_held(cluster.peers, old.value().version) >= 10);
+
+    // One with every owner up collects the version it read as the newest before it.
+    Result<object::Manifest> third = cluster.put("k", random_bytes(15, kStripeBytes).view());
+    REQUIRE(third.is_ok());
+    auto [status, bytes] = cluster.get("k");
+    REQUIRE(status.is_ok());
+    CHECK(equal_bytes(bytes.view(), random_bytes(15, kStripeBytes).view()));
+
+    // A delete collects the deleted version's chunks.
+    REQUIRE(cluster.remove("k").is_ok());
+    CHECK(chunks_held(cluster.peers, third.value().version) == 0);
+    CHECK(cluster.stats.chunks_collected >= 6);
+    CHECK(cluster.stats.chunk_collections_failed == 0);
+}
+
 TEST_CASE("list merges every node's manifests, sorted, paginated, without tombstones",
           "[coordinator]") {
     Cluster cluster(6);

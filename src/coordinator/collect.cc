@@ -1,0 +1,40 @@
+#include "shoal/coordinator/collect.h"
+
+#include "shoal/object/layout.h"
+
+namespace shoal::coordinator {
+namespace {
+
+void count_collection(OperationStats& stats, const Status& status) {
+    if (status.is_ok()) {
+        stats.chunks_collected += 1;
+    } else {
+        stats.chunk_collections_failed += 1;
+    }
+}
+
+}  // namespace
+
+void collect_chunks(Peers& peers,
+                    const Layout& layout,
+                    const object::Manifest& superseded,
+                    OperationStats& stats) {
+    if (superseded.kind != object::ManifestKind::kStriped) return;
+    const uint64_t key_hash = object::key_hash(superseded.key);
+    for (uint32_t stripe = 0; stripe < superseded.stripe_count(); ++stripe) {
+        const std::vector<NodeKey> candidates = layout.stripe_candidates(superseded.key, stripe);
+        for (uint32_t chunk = 0; chunk < superseded.scheme.chunk_count(); ++chunk) {
+            NodeKey node = node_key_of(superseded.chunk_node(stripe, chunk));
+            if (node == NodeKey{} && chunk < candidates.size()) node = candidates[chunk];
+            if (node == NodeKey{}) continue;
+            const object::ChunkId id{.key_hash = key_hash,
+                                     .version = superseded.version,
+                                     .stripe_index = stripe,
+                                     .chunk_index = static_cast<uint8_t>(chunk)};
+            peers.delete_chunk(
+                    node, id, [&stats](const Status& status) { count_collection(stats, status); });
+        }
+    }
+}
+
+}  // namespace shoal::coordinator
