@@ -21,7 +21,6 @@ struct GetOperation::StripeRead {
     erasure::ChunkMask asked = 0;      // Chunks asked for, answered or not.
     erasure::ChunkMask good = 0;       // Chunks that passed every check.
     uint32_t in_flight = 0;
-    uint32_t failed = 0;
     std::optional<Status> first_failure;
     std::shared_ptr<Buffer> plain;  // Set once assembled.
 };
@@ -113,7 +112,6 @@ void GetOperation::request_chunk(const std::shared_ptr<StripeRead>& stripe, uint
     }
     if (node == NodeKey{}) {
         stats_.chunks_unavailable += 1;
-        stripe->failed += 1;
         ask_for_more(stripe);
         return;
     }
@@ -167,7 +165,6 @@ void GetOperation::on_chunk(const std::shared_ptr<StripeRead>& stripe,
         } else {
             stats_.chunks_unavailable += 1;
         }
-        stripe->failed += 1;
         if (!stripe->first_failure.has_value()) stripe->first_failure = status;
     }
     ask_for_more(stripe);

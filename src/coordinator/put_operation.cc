@@ -24,8 +24,6 @@ struct PutOperation::ChunkSlot {
     std::shared_ptr<const Buffer> header;
     ByteView data;
     NodeKey node;  // Where it went last.
-    bool in_flight = false;
-    bool durable = false;
 };
 
 // One sealed stripe: its plain bytes, its parity and where each chunk stands. The chunks sent
@@ -236,7 +234,6 @@ void PutOperation::send_chunk(const std::shared_ptr<Stripe>& stripe, uint32_t ch
         if (slot.node != NodeKey{}) stats_.chunks_handed_off += 1;
     }
     slot.node = target;
-    slot.in_flight = true;
     stripe->in_flight += 1;
     const OutgoingChunk chunk{
             .id = {.key_hash = object::key_hash(parameters_.key),
@@ -259,11 +256,8 @@ void PutOperation::on_chunk_written(const std::shared_ptr<Stripe>& stripe,
                                     uint32_t chunk_index,
                                     const NodeKey& node,
                                     const Status& status) {
-    ChunkSlot& slot = stripe->chunks[chunk_index];
-    slot.in_flight = false;
     stripe->in_flight -= 1;
     if (status.is_ok()) {
-        slot.durable = true;
         stripe->durable += 1;
         stats_.chunks_written += 1;
         chunk_nodes_[size_t{stripe->index} * parameters_.scheme.chunk_count() + chunk_index] = node;
