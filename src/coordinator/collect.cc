@@ -15,6 +15,14 @@ void count_collection(OperationStats& stats, const Status& status) {
 
 }  // namespace
 
+void collect_chunk(Peers& peers,
+                   const NodeKey& node,
+                   const object::ChunkId& chunk,
+                   OperationStats& stats) {
+    peers.delete_chunk(
+            node, chunk, [&stats](const Status& status) { count_collection(stats, status); });
+}
+
 void collect_chunks(Peers& peers,
                     const Layout& layout,
                     const object::Manifest& superseded,
@@ -31,8 +39,7 @@ void collect_chunks(Peers& peers,
                                      .version = superseded.version,
                                      .stripe_index = stripe,
                                      .chunk_index = static_cast<uint8_t>(chunk)};
-            peers.delete_chunk(
-                    node, id, [&stats](const Status& status) { count_collection(stats, status); });
+            collect_chunk(peers, node, id, stats);
         }
     }
 }

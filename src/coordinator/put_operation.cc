@@ -161,6 +161,7 @@ void PutOperation::on_end(uint64_t object_digest) {
 
 void PutOperation::cancel() {
     finished_ = true;
+    discard_chunks();
 }
 
 void PutOperation::seal_stripe(bool is_last) {
@@ -236,10 +237,7 @@ void PutOperation::send_chunk(const std::shared_ptr<Stripe>& stripe, uint32_t ch
     slot.node = target;
     stripe->in_flight += 1;
     const OutgoingChunk chunk{
-            .id = {.key_hash = object::key_hash(parameters_.key),
-                   .version = parameters_.version,
-                   .stripe_index = stripe->index,
-                   .chunk_index = static_cast<uint8_t>(chunk_index)},
+            .id = chunk_id(stripe->index, chunk_index),
             .header = slot.header,
             .data = slot.data,
             .owner = stripe,
@@ -257,6 +255,10 @@ void PutOperation::on_chunk_written(const std::shared_ptr<Stripe>& stripe,
                                     const NodeKey& node,
                                     const Status& status) {
     stripe->in_flight -= 1;
+    if (status.is_ok() && discarding_) {
+        collect_chunk(peers_, node, chunk_id(stripe->index, chunk_index), stats_);
+        return;
+    }
     if (status.is_ok()) {
         stripe->durable += 1;
         stats_.chunks_written += 1;
@@ -368,7 +370,33 @@ void PutOperation::maybe_collect() {
 void PutOperation::fail(Status status) {
     if (finished_) return;
     finished_ = true;
+    discard_chunks();
     done_(std::move(status));
+}
+
+// A put that ends before its manifest is sent leaves chunks no manifest names: they are
+// deleted, those still in flight as they land, so a refused put gives its space back. Once
+// the manifest is out, a read may find it, so its chunks stay.
+void PutOperation::discard_chunks() {
+    if (manifest_started_ || discarding_) return;
+    discarding_ = true;
+    const uint32_t chunk_count = parameters_.scheme.chunk_count();
+    for (size_t index = 0; index < chunk_nodes_.size(); ++index) {
+        if (chunk_nodes_[index] == NodeKey{}) continue;
+        collect_chunk(peers_,
+                      chunk_nodes_[index],
+                      chunk_id(static_cast<uint32_t>(index / chunk_count),
+                               static_cast<uint32_t>(index % chunk_count)),
+                      stats_);
+        chunk_nodes_[index] = NodeKey{};
+    }
+}
+
+object::ChunkId PutOperation::chunk_id(uint32_t stripe_index, uint32_t chunk_index) const {
+    return object::ChunkId{.key_hash = object::key_hash(parameters_.key),
+                           .version = parameters_.version,
+                           .stripe_index = stripe_index,
+                           .chunk_index = static_cast<uint8_t>(chunk_index)};
 }
 
 }  // namespace shoal::coordinator

@@ -12,6 +12,12 @@
 
 namespace shoal::coordinator {
 
+// Asks `node` to delete one chunk. Best effort: a delete that fails is counted.
+void collect_chunk(Peers& peers,
+                   const NodeKey& node,
+                   const object::ChunkId& chunk,
+                   OperationStats& stats);
+
 // Asks the node that holds each chunk of `superseded` (the manifest's hint, else the stripe's
 // candidate) to delete it. Best effort: a delete that fails is counted and its chunk stays.
 // Nothing to do for an inline manifest or a tombstone.

@@ -88,6 +88,8 @@ private:
     void read_prior();
     void maybe_collect();
     void fail(Status status);
+    void discard_chunks();
+    object::ChunkId chunk_id(uint32_t stripe_index, uint32_t chunk_index) const;
     std::string what() const;
 
     Peers& peers_;
@@ -111,7 +113,8 @@ private:
     bool prior_known_ = false;
     std::optional<object::Manifest> prior_;
     bool settled_everywhere_ = false;
-    bool finished_ = false;  // Done ran, or cancelled.
+    bool finished_ = false;    // Done ran, or cancelled.
+    bool discarding_ = false;  // Failed before the manifest: chunks are deleted as they land.
 };
 
 }  // namespace shoal::coordinator
