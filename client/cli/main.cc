@@ -1,7 +1,11 @@
 // shoal: the command-line client. Talks to any node; see `shoal --help` and README.md.
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <string>
 #include <unistd.h>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -21,19 +25,24 @@ constexpr const char* kDefaultNode = "127.0.0.1:7400";
 
 constexpr const char* kStatsHelp =
         "One figure per line: its name, then its value; with --json, one object with the same\n"
-        "names. Counters run from the node's start; objects, object_bytes, segments, log_bytes,\n"
-        "live_bytes and cache_bytes are what the node holds now. corrupt_ranges, corrupt_bytes,\n"
-        "damaged_objects and torn_tails are the damage the disk store found when it opened;\n"
+        "names. Counters run from the node's start; records and record_bytes (the manifests\n"
+        "and chunks it holds for the cluster), segments, log_bytes, live_bytes and cache_bytes\n"
+        "are what the node holds now. corrupt_ranges, corrupt_bytes, damaged_records and\n"
+        "torn_tails are the damage the disk store found when it opened;\n"
         "corrupt_reads counts reads refused as corrupt. writes_stopped means a\n"
         "write or sync failed and the node refuses writes until restarted. In memory mode\n"
         "every disk figure is 0. docs/wire_format.md defines each one.";
 
 constexpr const char* kStatusHelp =
-        "One row per member, sorted by name: name, the first 8 hex digits of its id, state\n"
-        "(alive, suspect, dead, left, departed), zone, address, incarnation, and how many ms ago\n"
-        "the asked node last heard from it itself. With --json, one object:\n"
-        "{\"node\": ADDR, \"members\": [{\"id\", \"name\", \"address\", \"zone\", \"state\",\n"
-        "\"incarnation\", \"last_heard_ms\"}, ...]}.";
+        "First the asked node's layout: its epoch (nodes that show the same one place every\n"
+        "chunk alike), its partitions and the owners of each. Then one row per member, sorted\n"
+        "by name: name, the first 8 hex digits of its id, state (alive, suspect, dead, left,\n"
+        "departed), zone, address, incarnation, how many ms ago the asked node last heard from\n"
+        "it itself, the partitions it owns in that layout, and the bytes it holds (manifests\n"
+        "and chunks, asked of each alive member itself; - if it does not answer). With --json,\n"
+        "one object: {\"node\": ADDR, \"layout_epoch\", \"partitions\", \"owners\",\n"
+        "\"members\": [{\"id\", \"name\", \"address\", \"zone\", \"state\", \"incarnation\",\n"
+        "\"last_heard_ms\", \"partitions\", \"record_bytes\"}, ...]}.";
 
 struct Arguments {
     std::string node;
@@ -67,8 +76,11 @@ int report(const Status& status, int exit_code) {
 
 // Maps a failed call to its exit code, by where the failure came from.
 int failed(const client::Connection& connection, const Status& status, std::string_view what) {
+    // The cluster's errors already start with what failed ("get KEY: stripe 0: ...").
+    const bool named = status.message().starts_with(fmt::format("{}: ", what));
     const Status described =
-            Status::from_code(status.code(), fmt::format("{}: {}", what, status.message()));
+            named ? status
+                  : Status::from_code(status.code(), fmt::format("{}: {}", what, status.message()));
     switch (connection.failure_source()) {
         case client::FailureSource::kConnection:
             return report(described, kExitCannotConnect);
@@ -196,10 +208,36 @@ int stats(client::Connection& connection, const Arguments& arguments) {
     return kExitOk;
 }
 
+// What each reachable member holds, asked of the member itself: only it knows. Members
+// known dead or gone are not tried, and one that does not answer within a few seconds is
+// left out, so status stays quick when a node hangs.
+std::map<std::string, uint64_t> held_by_members(const std::vector<wire::MemberEntry>& members) {
+    constexpr std::chrono::seconds kMemberTimeout{3};
+    std::map<std::string, uint64_t> held;
+    for (const wire::MemberEntry& member : members) {
+        if (member.state != wire::MemberStatus::kAlive &&
+            member.state != wire::MemberStatus::kSuspect) {
+            continue;
+        }
+        const std::string address = member.host.find(':') == std::string::npos
+                                            ? fmt::format("{}:{}", member.host, member.port)
+                                            : fmt::format("[{}]:{}", member.host, member.port);
+        Result<client::Connection> connection =
+                client::Connection::connect({.address = address,
+                                             .connect_timeout = kMemberTimeout,
+                                             .io_timeout = kMemberTimeout});
+        if (!connection.is_ok()) continue;
+        Result<wire::StatsReply> stats = connection.value().stats();
+        if (stats.is_ok()) held[format_member_id(member)] = stats.value().record_bytes;
+    }
+    return held;
+}
+
 int status(client::Connection& connection, const Arguments& arguments) {
     Result<wire::MembersReply> reply = connection.members();
     if (!reply.is_ok()) return failed(connection, reply.status(), "status");
-    print(describe_members(connection.address(), reply.value().members, arguments.json));
+    const std::map<std::string, uint64_t> held = held_by_members(reply.value().members);
+    print(describe_members(connection.address(), reply.value(), held, arguments.json));
     return kExitOk;
 }
 

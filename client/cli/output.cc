@@ -1,6 +1,7 @@
 #include "output.h"
 
 #include <algorithm>
+#include <array>
 
 #include <fmt/format.h>
 
@@ -9,7 +10,7 @@
 namespace shoal::cli {
 namespace {
 
-constexpr size_t kStatsNameColumnBytes = 17;  // The longest name, damaged_objects, and a gap.
+constexpr size_t kStatsNameColumnBytes = 17;  // The longest name, damaged_records, and a gap.
 
 std::string_view storage_mode_name(wire::StorageMode mode) {
     return mode == wire::StorageMode::kDisk ? "disk" : "memory";
@@ -117,24 +118,37 @@ std::string member_address(const wire::MemberEntry& member) {
     return fmt::format("{}:{}", member.host, member.port);
 }
 
-std::string member_json(const wire::MemberEntry& member) {
+std::string held_text(const std::map<std::string, uint64_t>& held,
+                      const wire::MemberEntry& member,
+                      bool json) {
+    const auto found = held.find(format_member_id(member));
+    if (found == held.end()) return json ? "null" : "-";
+    return json ? std::to_string(found->second) : format_bytes(found->second);
+}
+
+std::string member_json(const wire::MemberEntry& member,
+                        const std::map<std::string, uint64_t>& held) {
     return fmt::format(
             R"({{"id":"{}","name":{},"address":{},"zone":{},"state":"{}","incarnation":{},)"
-            R"("last_heard_ms":{}}})",
+            R"("last_heard_ms":{},"partitions":{},"record_bytes":{}}})",
             format_member_id(member),
             json_string(member.name),
             json_string(member_address(member)),
             json_string(member.zone),
             member_state_name(member.state),
             member.incarnation,
-            member.last_heard_ms);
+            member.last_heard_ms,
+            member.partitions,
+            held_text(held, member, true));
 }
 
 }  // namespace
 
 std::string describe_members(std::string_view node,
-                             std::vector<wire::MemberEntry>& members,
+                             wire::MembersReply& reply,
+                             const std::map<std::string, uint64_t>& held,
                              bool json) {
+    std::vector<wire::MemberEntry>& members = reply.members;
     std::sort(members.begin(), members.end(), [](const auto& left, const auto& right) {
         if (left.name != right.name) return left.name < right.name;
         return format_member_id(left) < format_member_id(right);
@@ -143,9 +157,15 @@ std::string describe_members(std::string_view node,
         std::string entries;
         for (const wire::MemberEntry& member : members) {
             if (!entries.empty()) entries += ',';
-            entries += member_json(member);
+            entries += member_json(member, held);
         }
-        return fmt::format(R"({{"node":{},"members":[{}]}})", json_string(node), entries);
+        return fmt::format(R"({{"node":{},"layout_epoch":"{:016x}","partitions":{},"owners":{},)"
+                           R"("members":[{}]}})",
+                           json_string(node),
+                           reply.layout_epoch,
+                           reply.partition_count,
+                           reply.owners_per_partition,
+                           entries);
     }
     size_t name_bytes = 4;
     size_t address_bytes = 7;
@@ -155,34 +175,44 @@ std::string describe_members(std::string_view node,
         address_bytes = std::max(address_bytes, member_address(member).size());
         zone_bytes = std::max(zone_bytes, member.zone.size());
     }
-    const auto row = [&](std::string_view name,
-                         std::string_view id,
-                         std::string_view state,
-                         std::string_view zone,
-                         std::string_view address,
-                         std::string_view incarnation,
-                         std::string_view heard) {
-        return fmt::format("{:<{}}  {:<8}  {:<8}  {:<{}}  {:<{}}  {:>11}  {:>10}\n",
-                           name,
+    const auto row = [&](const std::array<std::string_view, 9>& cells) {
+        return fmt::format("{:<{}}  {:<8}  {:<8}  {:<{}}  {:<{}}  {:>11}  {:>10}  {:>10}  {:>10}\n",
+                           cells[0],
                            name_bytes,
-                           id,
-                           state,
-                           zone,
+                           cells[1],
+                           cells[2],
+                           cells[3],
                            zone_bytes,
-                           address,
+                           cells[4],
                            address_bytes,
-                           incarnation,
-                           heard);
+                           cells[5],
+                           cells[6],
+                           cells[7],
+                           cells[8]);
     };
-    std::string text = row("NAME", "ID", "STATE", "ZONE", "ADDRESS", "INCARNATION", "HEARD(ms)");
+    std::string text = fmt::format("layout epoch {:016x}: {} partitions, {} owners each\n",
+                                   reply.layout_epoch,
+                                   reply.partition_count,
+                                   reply.owners_per_partition);
+    text += row({"NAME",
+                 "ID",
+                 "STATE",
+                 "ZONE",
+                 "ADDRESS",
+                 "INCARNATION",
+                 "HEARD(ms)",
+                 "PARTITIONS",
+                 "HELD"});
     for (const wire::MemberEntry& member : members) {
-        text += row(member.name,
-                    format_member_id(member).substr(0, 8),
-                    member_state_name(member.state),
-                    member.zone,
-                    member_address(member),
-                    std::to_string(member.incarnation),
-                    std::to_string(member.last_heard_ms));
+        text += row({member.name,
+                     format_member_id(member).substr(0, 8),
+                     member_state_name(member.state),
+                     member.zone,
+                     member_address(member),
+                     std::to_string(member.incarnation),
+                     std::to_string(member.last_heard_ms),
+                     std::to_string(member.partitions),
+                     held_text(held, member, false)});
     }
     text += fmt::format("{} members, {} alive",
                         members.size(),

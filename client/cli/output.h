@@ -1,6 +1,7 @@
 // How the CLI prints results: plain text for people, one JSON object with --json for scripts.
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,13 +30,17 @@ std::string_view member_state_name(wire::MemberStatus state);
 // 32 lowercase hex digits, the high word first (the node's id in its logs and node.id).
 std::string format_member_id(const wire::MemberEntry& member);
 
-// A node's member list, sorted by name (then id): a table (name, short id, state, zone,
-// address, incarnation, last heard), or with `json` one object
-//   {"node": "<asked>", "members": [{"id", "name", "address", "zone", "state",
-//    "incarnation", "last_heard_ms"}, ...]}.
-// `members` is sorted in place.
+// A node's member list and layout, sorted by name (then id): a line with the layout epoch,
+// then a table (name, short id, state, zone, address, incarnation, last heard, partitions
+// owned, bytes held), or with `json` one object
+//   {"node": "<asked>", "layout_epoch": "<16 hex digits>", "partitions", "owners",
+//    "members": [{"id", "name", "address", "zone", "state", "incarnation",
+//    "last_heard_ms", "partitions", "record_bytes"}, ...]}.
+// `held` maps a member's id (format_member_id) to the record bytes it reported itself; a
+// member missing from it shows "-" (null in JSON). `reply.members` is sorted in place.
 std::string describe_members(std::string_view node,
-                             std::vector<wire::MemberEntry>& members,
+                             wire::MembersReply& reply,
+                             const std::map<std::string, uint64_t>& held,
                              bool json);
 
 }  // namespace shoal::cli

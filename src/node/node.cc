@@ -144,8 +144,7 @@ void Node::on_closed(runtime::ConnectionId connection, const Status& reason) {
     // Their operations stop sending; no manifest of theirs was written, so nothing is visible.
     for (auto& [request, put] : found->second.puts)
         put.operation->cancel();
-    for (auto& [request, get] : found->second.gets)
-        get->operation->cancel();
+    cancel_gets(found->second);
     if (!found->second.puts.empty()) {
         stats_.puts_abandoned += found->second.puts.size();
         log_.info("puts_abandoned connection={} peer={} count={} reason=\"{}\"",
@@ -155,6 +154,7 @@ void Node::on_closed(runtime::ConnectionId connection, const Status& reason) {
                   reason.is_ok() ? "closed" : reason.message());
     }
     connections_.erase(found);
+    start_waiting_gets();
     if (shutting_down_) finish_shutdown_if_drained();
 }
 
@@ -331,15 +331,15 @@ void Node::on_stats(runtime::ConnectionId id, RequestId request) {
     };
     if (is_disk()) {
         const storage::DiskStoreStats disk = disk_stats();
-        reply.objects = disk.objects;
-        reply.object_bytes = disk.object_bytes;
+        reply.records = disk.objects;
+        reply.record_bytes = disk.object_bytes;
         reply.segments = disk.segments;
         reply.log_bytes = disk.log_bytes;
         reply.live_bytes = disk.live_bytes;
         reply.corrupt_ranges = disk.corrupt_ranges;
         reply.corrupt_bytes = disk.corrupt_bytes;
         reply.corrupt_reads = disk.corrupt_reads;
-        reply.damaged_objects = disk.damaged_objects;
+        reply.damaged_records = disk.damaged_objects;
         reply.torn_tails = disk.torn_tails;
         reply.writes = disk.writes;
         reply.syncs = disk.syncs;
@@ -349,8 +349,8 @@ void Node::on_stats(runtime::ConnectionId id, RequestId request) {
         reply.writes_stopped = disk.writes_stopped;
     } else {
         const storage::StoreStats memory = store_stats();
-        reply.objects = memory.objects;
-        reply.object_bytes = memory.object_bytes;
+        reply.records = memory.objects;
+        reply.record_bytes = memory.object_bytes;
     }
     Buffer encoded;
     wire::encode_reply(request, reply, encoded);
@@ -428,8 +428,8 @@ void Node::on_tick() {
                         wire::Opcode::kPut,
                         Status::unavailable("the node shut down before the put finished"));
         }
+        cancel_gets(connection);
         for (const auto& [request, get] : connection.gets) {
-            get->operation->cancel();
             reply_error(id,
                         request,
                         wire::Opcode::kGet,

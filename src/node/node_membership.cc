@@ -3,6 +3,7 @@
 // are only the transport (datagrams, one outbound connection per push-pull), the bounds on
 // what the shell itself holds, and the log lines of member events.
 #include <algorithm>
+#include <map>
 
 #include <spdlog/spdlog.h>
 
@@ -195,6 +196,16 @@ void Node::on_push_pull_request(runtime::ConnectionId id,
 void Node::on_members(runtime::ConnectionId id, RequestId request) {
     const Instant now = runtime_.now();
     wire::MembersReply reply;
+    std::map<placement::NodeKey, uint32_t> slots;  // Owner slots per node in our layout.
+    if (layout_ != nullptr) {
+        const placement::PartitionTable& table = layout_->table();
+        reply.layout_epoch = table.fingerprint();
+        reply.partition_count = table.partition_count();
+        reply.owners_per_partition = table.owners_per_partition();
+        for (size_t index = 0; index < table.nodes().size(); ++index) {
+            slots[table.nodes()[index].id] = table.slot_counts()[index];
+        }
+    }
     reply.members.reserve(swim_.members().size());
     for (const membership::Member& member : swim_.members()) {
         const bool is_self = member.id() == options_.identity.id;
@@ -209,6 +220,7 @@ void Node::on_members(runtime::ConnectionId id, RequestId request) {
                 .incarnation = static_cast<uint64_t>(member.incarnation),
                 .capacity_weight = member.identity.capacity_weight,
                 .last_heard_ms = is_self ? 0 : milliseconds_between(member.last_heard, now),
+                .partitions = slots[{.high = member.id().high, .low = member.id().low}],
         });
     }
     Buffer encoded;

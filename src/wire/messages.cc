@@ -79,6 +79,7 @@ void write_member(Writer& writer, const MemberEntry& member) {
     writer.u64(member.incarnation);
     writer.u32(member.capacity_weight);
     writer.u64(member.last_heard_ms);
+    writer.u32(member.partitions);
 }
 
 // The state is checked by the caller, once the reader has vouched for the length.
@@ -94,6 +95,7 @@ MemberEntry read_member(Reader& reader, uint8_t& state) {
     member.incarnation = reader.u64();
     member.capacity_weight = reader.u32();
     member.last_heard_ms = reader.u64();
+    member.partitions = reader.u32();
     return member;
 }
 
@@ -346,6 +348,9 @@ void encode_reply(RequestId id, const PushPullReply& reply, Buffer& target) {
 void encode_reply(RequestId id, const MembersReply& reply, Buffer& target) {
     SHOAL_ASSERT(reply.members.size() <= kMembersReplyEntriesMax);
     encode_frame(FrameKind::kResponse, Opcode::kMembers, id, target, 0, [&](Writer& writer) {
+        writer.u64(reply.layout_epoch);
+        writer.u32(reply.partition_count);
+        writer.u32(reply.owners_per_partition);
         writer.u32(static_cast<uint32_t>(reply.members.size()));
         for (const MemberEntry& member : reply.members) {
             write_member(writer, member);
@@ -475,8 +480,12 @@ Result<PushPullReply> decode_push_pull_reply(ByteView body) {
 
 Result<MembersReply> decode_members_reply(ByteView body) {
     // The smallest entry: every string empty.
-    constexpr size_t kMemberEntryBytesMin = 8 + 8 + 2 + 2 + 2 + 2 + 1 + 8 + 4 + 8;
+    constexpr size_t kMemberEntryBytesMin = 8 + 8 + 2 + 2 + 2 + 2 + 1 + 8 + 4 + 8 + 4;
     Reader reader(body);
+    MembersReply reply;
+    reply.layout_epoch = reader.u64();
+    reply.partition_count = reader.u32();
+    reply.owners_per_partition = reader.u32();
     const uint32_t count = reader.u32();
     if (reader.failed()) return reader.finish("members reply");
     if (count > kMembersReplyEntriesMax) {
@@ -487,7 +496,6 @@ Result<MembersReply> decode_members_reply(ByteView body) {
         return Status::invalid_argument(fmt::format(
                 "members reply: {} members do not fit in {} bytes", count, reader.remaining()));
     }
-    MembersReply reply;
     reply.members.reserve(count);
     for (uint32_t index = 0; index < count && !reader.failed(); index++) {
         uint8_t state = 0;

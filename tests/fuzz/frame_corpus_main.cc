@@ -146,7 +146,7 @@ void write_valid(const fs::path& directory) {
         encode_reply(RequestId{6},
                      StatsReply{.storage_mode = StorageMode::kDisk,
                                 .requests = 12,
-                                .objects = 3,
+                                .records = 3,
                                 .corrupt_ranges = 1,
                                 .writes_stopped = true},
                      out);
@@ -162,7 +162,8 @@ void write_valid(const fs::path& directory) {
     emit("members_request",
          [](Buffer& out) { encode_request(RequestId{8}, MembersRequest{}, out); });
     emit("members_reply", [](Buffer& out) {
-        MembersReply reply;
+        MembersReply reply{
+                .layout_epoch = 0x5eed, .partition_count = 64, .owners_per_partition = 2};
         reply.members.push_back(MemberEntry{.id_high = 1,
                                             .id_low = 2,
                                             .name = "n1",
@@ -172,7 +173,8 @@ void write_valid(const fs::path& directory) {
                                             .state = MemberStatus::kAlive,
                                             .incarnation = 3,
                                             .capacity_weight = 1,
-                                            .last_heard_ms = 120});
+                                            .last_heard_ms = 120,
+                                            .partitions = 64});
         reply.members.push_back(MemberEntry{.id_high = 4,
                                             .id_low = 5,
                                             .name = "n2",
@@ -182,7 +184,8 @@ void write_valid(const fs::path& directory) {
                                             .state = MemberStatus::kDead,
                                             .incarnation = 0,
                                             .capacity_weight = 2,
-                                            .last_heard_ms = 9000});
+                                            .last_heard_ms = 9000,
+                                            .partitions = 64});
         encode_reply(RequestId{8}, reply, out);
     });
     emit("error_reply", [](Buffer& out) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "support.h"
 
@@ -70,7 +71,9 @@ void flip_middle_byte(const std::string& path) {
 
 TEST_CASE("integration: shoal stats reports the corruption the disk store found",
           "[integration][stats]") {
-    constexpr uint64_t kObjectBytes = 3 << 20;  // Three pieces each.
+    // With one copy, stripes are 1 MiB: each object is a manifest and three chunk records.
+    constexpr uint64_t kObjectBytes = 3 << 20;
+    constexpr uint64_t kRecords = 3 * (1 + 3);
     TempDir directory;
     {
         NodeProcess node(directory, {"--storage", "disk"});
@@ -82,9 +85,9 @@ TEST_CASE("integration: shoal stats reports the corruption the disk store found"
         }
         const std::string clean = json_stats(node);
         CHECK(json_field(clean, "storage_mode") == "\"disk\"");
-        CHECK(json_counter(clean, "objects") == 3);
+        CHECK(json_counter(clean, "records") == kRecords);
         CHECK(json_counter(clean, "corrupt_ranges") == 0);
-        CHECK(json_counter(clean, "damaged_objects") == 0);
+        CHECK(json_counter(clean, "damaged_records") == 0);
         CHECK(json_counter(clean, "segments") >= 1);
         CHECK(json_counter(clean, "log_bytes") > 3 * kObjectBytes);
         REQUIRE(node.terminate() == 0);
@@ -97,8 +100,8 @@ TEST_CASE("integration: shoal stats reports the corruption the disk store found"
     CHECK(json_field(damaged, "storage_mode") == "\"disk\"");
     CHECK(json_counter(damaged, "corrupt_ranges") >= 1);
     CHECK(json_counter(damaged, "corrupt_bytes") >= 1);
-    CHECK(json_counter(damaged, "damaged_objects") == 1);
-    CHECK(json_counter(damaged, "objects") == 3);
+    CHECK(json_counter(damaged, "damaged_records") == 1);
+    CHECK(json_counter(damaged, "records") == kRecords);
     CHECK(json_counter(damaged, "corrupt_reads") == 0);
     CHECK(json_field(damaged, "writes_stopped") == "false");
 
@@ -108,18 +111,18 @@ TEST_CASE("integration: shoal stats reports the corruption the disk store found"
     const std::string after_get = json_stats(node);
     CHECK(json_counter(after_get, "corrupt_reads") >= 1);
     CHECK(json_counter(after_get, "requests_failed") >= 1);
-    CHECK(json_counter(after_get, "damaged_objects") == 1);
+    CHECK(json_counter(after_get, "damaged_records") == 1);
 
     // The table says the same, one figure per line.
     const RunResult table = node.cli({"stats"});
     INFO(table.err);
     REQUIRE(table.exit_code == kExitOk);
     CHECK(table.out.find("storage_mode     disk\n") != std::string::npos);
-    CHECK(table.out.find("damaged_objects  1\n") != std::string::npos);
+    CHECK(table.out.find("damaged_records  1\n") != std::string::npos);
     CHECK(table.out.find("writes_stopped   no\n") != std::string::npos);
 }
 
-TEST_CASE("integration: shoal stats on a memory node counts its objects, disk figures 0",
+TEST_CASE("integration: shoal stats on a memory node counts its records, disk figures 0",
           "[integration][stats]") {
     TempDir directory;
     NodeProcess node(directory);
@@ -130,12 +133,15 @@ TEST_CASE("integration: shoal stats on a memory node counts its objects, disk fi
 
     const std::string stats = json_stats(node);
     CHECK(json_field(stats, "storage_mode") == "\"memory\"");
-    CHECK(json_counter(stats, "objects") == 2);
-    CHECK(json_counter(stats, "object_bytes") == 1234 + 5000);
+    // The small object is inline in its manifest; the large one is a manifest and a chunk.
+    CHECK(json_counter(stats, "records") == 3);
+    const uint64_t record_bytes = json_counter(stats, "record_bytes");
+    CHECK(record_bytes > 1234 + 5000);
+    CHECK(record_bytes < 1234 + 5000 + 3 * 1024);  // Headers, not copies.
     CHECK(json_counter(stats, "bytes_received") == 1234 + 5000);
     CHECK(json_counter(stats, "requests") == 3);  // Two puts and this stats request.
     CHECK(json_counter(stats, "requests_failed") == 0);
-    for (const char* disk_figure : {"segments", "log_bytes", "corrupt_ranges", "damaged_objects"}) {
+    for (const char* disk_figure : {"segments", "log_bytes", "corrupt_ranges", "damaged_records"}) {
         CHECK(json_counter(stats, disk_figure) == 0);
     }
     CHECK(json_field(stats, "writes_stopped") == "false");
@@ -143,8 +149,8 @@ TEST_CASE("integration: shoal stats on a memory node counts its objects, disk fi
     const RunResult table = node.cli({"stats"});
     REQUIRE(table.exit_code == kExitOk);
     CHECK(table.out.find("storage_mode     memory\n") != std::string::npos);
-    CHECK(table.out.find("objects          2\n") != std::string::npos);
-    CHECK(table.out.find("object_bytes     6234 (6.0 KiB)\n") != std::string::npos);
+    CHECK(table.out.find("records          3\n") != std::string::npos);
+    CHECK(table.out.find(fmt::format("record_bytes     {} (", record_bytes)) != std::string::npos);
 }
 
 TEST_CASE("integration: shoal stats has help and the documented exit codes",

@@ -142,9 +142,9 @@ struct StatsReply {
     uint64_t puts_abandoned = 0;   // Puts whose client went away or broke the stream.
     uint64_t bytes_received = 0;   // Object bytes accepted by puts.
     uint64_t bytes_sent = 0;       // Object bytes sent by gets.
-    // The store, either mode.
-    uint64_t objects = 0;
-    uint64_t object_bytes = 0;  // Sum of the sizes of visible objects.
+    // The store, either mode: the manifests and chunks this node holds for the cluster.
+    uint64_t records = 0;
+    uint64_t record_bytes = 0;  // Sum of their sizes.
     // The disk store (storage::DiskStoreStats).
     uint64_t segments = 0;
     uint64_t log_bytes = 0;        // Bytes in all segments.
@@ -152,7 +152,7 @@ struct StatsReply {
     uint64_t corrupt_ranges = 0;   // Damaged ranges found by recovery.
     uint64_t corrupt_bytes = 0;    // Their size.
     uint64_t corrupt_reads = 0;    // Reads whose bytes failed their checks.
-    uint64_t damaged_objects = 0;  // Objects with a piece lost to corruption.
+    uint64_t damaged_records = 0;  // Records with a piece lost to corruption.
     uint64_t torn_tails = 0;       // Torn tails truncated by recovery.
     uint64_t writes = 0;
     uint64_t syncs = 0;
@@ -177,15 +177,15 @@ constexpr void for_each_stats_counter(Reply& reply, Visit&& visit) {
     visit(std::string_view("puts_abandoned"), reply.puts_abandoned);
     visit(std::string_view("bytes_received"), reply.bytes_received);
     visit(std::string_view("bytes_sent"), reply.bytes_sent);
-    visit(std::string_view("objects"), reply.objects);
-    visit(std::string_view("object_bytes"), reply.object_bytes);
+    visit(std::string_view("records"), reply.records);
+    visit(std::string_view("record_bytes"), reply.record_bytes);
     visit(std::string_view("segments"), reply.segments);
     visit(std::string_view("log_bytes"), reply.log_bytes);
     visit(std::string_view("live_bytes"), reply.live_bytes);
     visit(std::string_view("corrupt_ranges"), reply.corrupt_ranges);
     visit(std::string_view("corrupt_bytes"), reply.corrupt_bytes);
     visit(std::string_view("corrupt_reads"), reply.corrupt_reads);
-    visit(std::string_view("damaged_objects"), reply.damaged_objects);
+    visit(std::string_view("damaged_records"), reply.damaged_records);
     visit(std::string_view("torn_tails"), reply.torn_tails);
     visit(std::string_view("writes"), reply.writes);
     visit(std::string_view("syncs"), reply.syncs);
@@ -226,17 +226,26 @@ struct MemberEntry {
     uint64_t incarnation = 0;
     uint32_t capacity_weight = 0;
     uint64_t last_heard_ms = 0;  // How long ago the node last heard from it itself.
+    uint32_t partitions = 0;     // Owner slots it holds in the answering node's layout.
 };
 
 struct MembersReply {
+    // The answering node's layout: its fingerprint (0 before it has one), the partitions and
+    // the owners each has.
+    uint64_t layout_epoch = 0;
+    uint32_t partition_count = 0;
+    uint32_t owners_per_partition = 0;
     std::vector<MemberEntry> members;  // At most kMembersReplyEntriesMax.
 };
 
 // The largest encoded member entry.
 inline constexpr size_t kMemberEntryBytesMax = 8 + 8 + (2 + kMemberNameBytesMax) +
                                                (2 + kMemberHostBytesMax) + 2 +
-                                               (2 + kMemberZoneBytesMax) + 1 + 8 + 4 + 8;
-static_assert(4 + kMembersReplyEntriesMax * kMemberEntryBytesMax <= limits::kFrameBodyBytesMax,
+                                               (2 + kMemberZoneBytesMax) + 1 + 8 + 4 + 8 + 4;
+// The layout's epoch, partition count and owners, then the member count.
+inline constexpr size_t kMembersReplyHeadBytes = 8 + 4 + 4 + 4;
+static_assert(kMembersReplyHeadBytes + kMembersReplyEntriesMax * kMemberEntryBytesMax <=
+                      limits::kFrameBodyBytesMax,
               "the longest member list fits one frame");
 static_assert(kPushPullStateBytesMax <= limits::kFrameBodyBytesMax);
 

@@ -87,8 +87,8 @@ StatsReply sample_stats(StorageMode mode, bool writes_stopped) {
                      .puts_abandoned = value(4),
                      .bytes_received = value(5),
                      .bytes_sent = value(6),
-                     .objects = value(7),
-                     .object_bytes = value(8)};
+                     .records = value(7),
+                     .record_bytes = value(8)};
     if (mode == StorageMode::kMemory) return stats;
     stats.segments = value(9);
     stats.log_bytes = value(10);
@@ -96,7 +96,7 @@ StatsReply sample_stats(StorageMode mode, bool writes_stopped) {
     stats.corrupt_ranges = value(12);
     stats.corrupt_bytes = value(13);
     stats.corrupt_reads = value(14);
-    stats.damaged_objects = value(15);
+    stats.damaged_records = value(15);
     stats.torn_tails = value(16);
     stats.writes = value(17);
     stats.syncs = value(18);
@@ -115,15 +115,15 @@ void check_same_stats(const StatsReply& decoded, const StatsReply& expected) {
     CHECK(decoded.puts_abandoned == expected.puts_abandoned);
     CHECK(decoded.bytes_received == expected.bytes_received);
     CHECK(decoded.bytes_sent == expected.bytes_sent);
-    CHECK(decoded.objects == expected.objects);
-    CHECK(decoded.object_bytes == expected.object_bytes);
+    CHECK(decoded.records == expected.records);
+    CHECK(decoded.record_bytes == expected.record_bytes);
     CHECK(decoded.segments == expected.segments);
     CHECK(decoded.log_bytes == expected.log_bytes);
     CHECK(decoded.live_bytes == expected.live_bytes);
     CHECK(decoded.corrupt_ranges == expected.corrupt_ranges);
     CHECK(decoded.corrupt_bytes == expected.corrupt_bytes);
     CHECK(decoded.corrupt_reads == expected.corrupt_reads);
-    CHECK(decoded.damaged_objects == expected.damaged_objects);
+    CHECK(decoded.damaged_records == expected.damaged_records);
     CHECK(decoded.torn_tails == expected.torn_tails);
     CHECK(decoded.writes == expected.writes);
     CHECK(decoded.syncs == expected.syncs);
@@ -590,15 +590,15 @@ TEST_CASE("messages: bodies have the documented layouts", "[unit][messages]") {
                 .puts_abandoned = 4,
                 .bytes_received = 5,
                 .bytes_sent = 6,
-                .objects = 7,
-                .object_bytes = 8,
+                .records = 7,
+                .record_bytes = 8,
                 .segments = 9,
                 .log_bytes = 10,
                 .live_bytes = 11,
                 .corrupt_ranges = 12,
                 .corrupt_bytes = 13,
                 .corrupt_reads = 14,
-                .damaged_objects = 15,
+                .damaged_records = 15,
                 .torn_tails = 16,
                 .writes = 17,
                 .syncs = 18,
@@ -1028,6 +1028,68 @@ TEST_CASE("messages: random bytes decode as a stats reply only in its exact shap
         encode_reply(RequestId{1}, decoded.value(), encoded);
         CHECK(equal_bytes(encoded.view().subspan(kFrameHeaderBytes), body.view()));
     }
+}
+
+// ---- The members reply.
+
+TEST_CASE("messages: a members reply carries the layout and each member's partitions",
+          "[unit][messages]") {
+    MembersReply reply{.layout_epoch = 0x0123'4567'89ab'cdefULL,
+                       .partition_count = 1024,
+                       .owners_per_partition = 6};
+    reply.members.push_back(MemberEntry{.id_high = 1,
+                                        .id_low = 2,
+                                        .name = "n1",
+                                        .host = "127.0.0.11",
+                                        .port = 7400,
+                                        .zone = "a",
+                                        .state = MemberStatus::kSuspect,
+                                        .incarnation = 3,
+                                        .capacity_weight = 4,
+                                        .last_heard_ms = 5,
+                                        .partitions = 1020});
+    reply.members.push_back(MemberEntry{.name = "gone", .state = MemberStatus::kLeft});
+    Buffer encoded;
+    encode_reply(RequestId{9}, reply, encoded);
+    OneFrame frame(encoded);
+    // The head as docs/wire_format.md pins it: epoch, partitions, owners, count.
+    Buffer head = bytes_of({0xef, 0xcd, 0xab, 0x89, 0x67, 0x45, 0x23, 0x01, 0x00, 0x04,
+                            0,    0,    6,    0,    0,    0,    2,    0,    0,    0});
+    REQUIRE(frame.body().size() >= head.size());
+    CHECK(equal_bytes(frame.body().first(head.size()), head.view()));
+
+    Result<MembersReply> decoded = decode_members_reply(frame.body());
+    REQUIRE(decoded.is_ok());
+    CHECK(decoded.value().layout_epoch == reply.layout_epoch);
+    CHECK(decoded.value().partition_count == 1024);
+    CHECK(decoded.value().owners_per_partition == 6);
+    REQUIRE(decoded.value().members.size() == 2);
+    const MemberEntry& first = decoded.value().members[0];
+    CHECK(first.id_high == 1);
+    CHECK(first.id_low == 2);
+    CHECK(first.name == "n1");
+    CHECK(first.host == "127.0.0.11");
+    CHECK(first.port == 7400);
+    CHECK(first.zone == "a");
+    CHECK(first.state == MemberStatus::kSuspect);
+    CHECK(first.incarnation == 3);
+    CHECK(first.capacity_weight == 4);
+    CHECK(first.last_heard_ms == 5);
+    CHECK(first.partitions == 1020);
+    CHECK(decoded.value().members[1].name == "gone");
+    CHECK(decoded.value().members[1].partitions == 0);
+
+    // One byte short anywhere in the last entry, or one too many, is refused.
+    const Buffer body(frame.body());
+    CHECK(decode_members_reply(body.view().first(body.size() - 1)).status().code() ==
+          Code::kInvalidArgument);
+    Buffer longer(body.view());
+    longer.append(bytes_of({0}).view());
+    CHECK(decode_members_reply(longer.view()).status().code() == Code::kInvalidArgument);
+    // A count the body cannot hold is refused.
+    Buffer huge(body.view());
+    huge.mutable_view()[16] = std::byte{0xff};
+    CHECK(decode_members_reply(huge.view()).status().code() == Code::kInvalidArgument);
 }
 
 // ---- The key rule.
