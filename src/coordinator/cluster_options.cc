@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "shoal/base/limits.h"
+#include "shoal/coordinator/get_operation.h"
 
 namespace shoal::coordinator {
 namespace {
@@ -60,6 +61,13 @@ uint32_t stripe_bytes_for(object::Scheme scheme, uint32_t stripe_bytes) {
     const uint64_t fitting = uint64_t{limits::kDataFrameBytesMax} * scheme.k;
     return static_cast<uint32_t>(
             std::max<uint64_t>(object::kStripeBytesMin, std::min<uint64_t>(stripe_bytes, fitting)));
+}
+
+uint32_t gets_active_max(const ClusterOptions& options) {
+    const uint64_t per_get = uint64_t{GetOperation::kStripesAheadMax + 1} *
+                             stripe_bytes_for(options.scheme, options.stripe_bytes);
+    return static_cast<uint32_t>(std::clamp<uint64_t>(
+            options.get_buffer_bytes / per_get, 2, limits::kConnectionRequestsMax));
 }
 
 Status ClusterOptions::validate() const {

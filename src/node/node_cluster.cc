@@ -199,11 +199,36 @@ void Node::on_get(runtime::ConnectionId id,
     }
     if (refuse_if_busy(id, connection, request, wire::Opcode::kGet)) return;
     auto stream = std::make_unique<GetStream>(*this, id, request);
+    stream->key = std::string(key);
     GetStream& sink = *stream;
     connection.gets.emplace(request, std::move(stream));
-    sink.operation = std::make_shared<coordinator::GetOperation>(
-            *peer_client_, layout_, std::string(key), operation_stats_, sink);
-    sink.operation->start();
+    if (gets_active_ < gets_active_max(options_.cluster)) {
+        start_get(sink);
+    } else {
+        stats_.gets_waited += 1;
+        gets_waiting_.emplace_back(id, request);
+    }
+}
+
+// A get's stripes count against the node's get buffer from here until get_done.
+void Node::start_get(GetStream& stream) {
+    gets_active_ += 1;
+    stream.operation = std::make_shared<coordinator::GetOperation>(
+            *peer_client_, layout_, stream.key, operation_stats_, stream);
+    stream.operation->start();
+}
+
+// Waiting gets whose client has gone meanwhile are passed over.
+void Node::start_waiting_gets() {
+    while (!gets_waiting_.empty() && gets_active_ < gets_active_max(options_.cluster)) {
+        const auto [id, request] = gets_waiting_.front();
+        gets_waiting_.pop_front();
+        auto connection = connections_.find(id);
+        if (connection == connections_.end()) continue;
+        auto get = connection->second.gets.find(request);
+        if (get == connection->second.gets.end() || get->second->operation != nullptr) continue;
+        start_get(*get->second);
+    }
 }
 
 void Node::on_delete(runtime::ConnectionId id,
@@ -367,8 +392,22 @@ bool Node::GetStream::wants_bytes() const {
            limits::kConnectionSendQueueBytesMax;
 }
 
+// The connection's gets end without a word to the client; waiting ones are passed over.
+void Node::cancel_gets(Connection& connection) {
+    for (auto& [request, stream] : connection.gets) {
+        if (stream->operation == nullptr) continue;
+        stream->operation->cancel();
+        stream->operation = nullptr;
+        SHOAL_ASSERT(gets_active_ > 0);
+        gets_active_ -= 1;
+    }
+}
+
 // The stream is destroyed here: the operation has finished and calls the sink no more.
 void Node::get_done(runtime::ConnectionId id, RequestId request) {
+    SHOAL_ASSERT(gets_active_ > 0);
+    gets_active_ -= 1;
+    start_waiting_gets();
     auto found = connections_.find(id);
     if (found == connections_.end()) return;
     found->second.gets.erase(request);
@@ -386,7 +425,7 @@ void Node::on_send_ready(runtime::ConnectionId id) {
     // Resuming may finish a get, which erases it: walk a copy of the operations.
     std::vector<std::shared_ptr<coordinator::GetOperation>> operations;
     for (const auto& [request, stream] : found->second.gets) {
-        operations.push_back(stream->operation);
+        if (stream->operation != nullptr) operations.push_back(stream->operation);
     }
     for (const auto& operation : operations)
         operation->resume();

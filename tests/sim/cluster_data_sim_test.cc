@@ -5,6 +5,7 @@
 // Method: node::Node instances on SimRuntimes at 10.0.0.<i>:7400 on one SimNetwork, memory
 // mode, 64 KiB stripes so that objects of a few hundred KiB have several. Node 1 starts alone
 // and the others join it; a SimClient per node sends the requests. Seeded: CAPTURE(seed).
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -37,8 +38,13 @@ struct SimNode {
 
 class DataCluster {
 public:
-    DataCluster(size_t count, uint64_t seed)
-        : seed_(seed), network_(events_, seed), sink_(std::make_shared<ErrorCountingSink>()) {
+    using Configure = std::function<void(node::Node::Options&)>;
+
+    DataCluster(size_t count, uint64_t seed, Configure configure = {})
+        : seed_(seed),
+          configure_(std::move(configure)),
+          network_(events_, seed),
+          sink_(std::make_shared<ErrorCountingSink>()) {
         for (size_t index = 0; index < count; index++) {
             nodes_.push_back(make(index));
         }
@@ -101,6 +107,7 @@ private:
         options.cluster.partitions = 64;
         options.cluster.peer_timeout_ticks = 100;
         if (index > 0) options.join = {node_address(1)};
+        if (configure_) configure_(options);
         member.node = std::make_unique<node::Node>(options, *member.runtime, *member.log);
         member.runtime->start(*member.node);
         member.node->start([](const Status& status) { REQUIRE(status.is_ok()); });
@@ -110,6 +117,7 @@ private:
     }
 
     uint64_t seed_;
+    Configure configure_;
     EventQueue events_;
     SimNetwork network_;
     std::shared_ptr<ErrorCountingSink> sink_;
@@ -240,6 +248,49 @@ TEST_CASE("sim: six nodes under RS 4+2 serve every object through any node, with
         }
     }
     CHECK(failed > 0);
+}
+
+TEST_CASE("sim: gets beyond the node's get buffer wait their turn and all complete",
+          "[sim][cluster]") {
+    constexpr size_t kNodes = 6;
+    // The smallest buffer: two gets at a time.
+    DataCluster cluster(kNodes, /*seed=*/7, [](node::Node::Options& options) {
+        options.cluster.get_buffer_bytes = 1;
+    });
+    REQUIRE(coordinator::gets_active_max({.get_buffer_bytes = 1}) == 2);
+    REQUIRE(cluster.run_until(std::chrono::seconds(20), [&] { return cluster.converged(); }));
+
+    Prng prng(7);
+    std::vector<Buffer> objects;
+    uint64_t request = 1;
+    for (size_t index = 0; index < 4; ++index) {
+        Buffer object(200'000 + index);
+        prng.fill(object.data(), object.size());
+        const RequestId id{request++};
+        send_put(cluster.client(0), id, fmt::format("obj/{}", index), object.view());
+        REQUIRE(cluster.run_until(std::chrono::seconds(30),
+                                  [&] { return !cluster.client(0).frames(id).empty(); }));
+        REQUIRE(cluster.client(0).frames(id).front().header.kind == wire::FrameKind::kResponse);
+        objects.push_back(std::move(object));
+    }
+
+    // Eight gets at once on one connection, each object twice.
+    SimClient& client = cluster.client(2);
+    std::vector<RequestId> gets;
+    for (size_t index = 0; index < 8; ++index) {
+        const RequestId id{request++};
+        Buffer frame;
+        wire::encode_request(id, wire::GetRequest{.key = fmt::format("obj/{}", index % 4)}, frame);
+        client.send(std::move(frame));
+        gets.push_back(id);
+    }
+    for (size_t index = 0; index < gets.size(); ++index) {
+        CAPTURE(index);
+        Result<Buffer> read = await_get(cluster, client, gets[index]);
+        REQUIRE(read.is_ok());
+        CHECK(equal_bytes(read.value().view(), objects[index % 4].view()));
+    }
+    CHECK(cluster.node(2).stats().gets_waited >= 4);
 }
 
 }  // namespace

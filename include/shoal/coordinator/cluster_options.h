@@ -24,6 +24,8 @@ struct ClusterOptions {
     uint32_t inline_bytes_max = object::kInlineBytesMax;      // cluster.inline_bytes
     // A peer call with no answer within this long fails with kTimeout (cluster.peer_timeout_ms).
     uint32_t peer_timeout_ticks = 500;
+    // The stripes a node's gets may hold at once: over it, new gets wait their turn.
+    uint64_t get_buffer_bytes = uint64_t{256} << 20;
 
     // kInvalidArgument naming the field: a partition count out of range, a code the object
     // format refuses, a stripe size out of range or whose chunks under the default code would
@@ -40,5 +42,9 @@ std::string redundancy_name(object::Scheme scheme);
 // The largest stripe whose chunks under `scheme` fit one message: stripe_bytes is cut to this
 // for codes with few data chunks (replication sends whole 1 MiB stripes, not 4 MiB ones).
 uint32_t stripe_bytes_for(object::Scheme scheme, uint32_t stripe_bytes);
+
+// How many gets a node runs at once: each holds up to GetOperation::kStripesAheadMax stripes
+// fetched and about one more in its client's send queue. At least two, so gets always flow.
+uint32_t gets_active_max(const ClusterOptions& options);
 
 }  // namespace shoal::coordinator

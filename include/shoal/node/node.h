@@ -53,6 +53,7 @@ struct NodeStats {
     uint64_t puts_abandoned = 0;       // Puts whose client went away or broke the stream.
     uint64_t bytes_received = 0;       // Object bytes accepted by puts.
     uint64_t bytes_sent = 0;           // Object bytes sent by gets.
+    uint64_t gets_waited = 0;          // Gets that waited for the get buffer.
     uint64_t push_pulls_refused = 0;   // Not started: kPushPullsInFlightMax were in flight.
     uint64_t push_pulls_failed = 0;    // No usable answer: refused, timed out or malformed.
     uint64_t push_pulls_answered = 0;  // Requests from peers answered with our state.
@@ -149,7 +150,8 @@ private:
         void on_failure(Status status) override;
         bool wants_bytes() const override;
 
-        std::shared_ptr<coordinator::GetOperation> operation;
+        std::shared_ptr<coordinator::GetOperation> operation;  // Null while it waits its turn.
+        std::string key;
 
     private:
         void send_reply_head(ByteView bytes, std::shared_ptr<const void> owner);
@@ -231,6 +233,9 @@ private:
                 Connection& connection,
                 RequestId request,
                 std::string_view key);
+    void start_get(GetStream& stream);
+    void start_waiting_gets();
+    void cancel_gets(Connection& connection);
     void get_done(runtime::ConnectionId id, RequestId request);
     void on_delete(runtime::ConnectionId id,
                    Connection& connection,
@@ -272,6 +277,9 @@ private:
     std::unique_ptr<PeerClient> peer_client_;
     std::shared_ptr<const coordinator::Layout> layout_;
     coordinator::OperationStats operation_stats_;
+    // Gets running, at most gets_active_max(); the rest wait in arrival order.
+    uint32_t gets_active_ = 0;
+    std::deque<std::pair<runtime::ConnectionId, RequestId>> gets_waiting_;
     bool serving_ = false;  // The store is open.
     HybridClock clock_;
     ConnectionMap connections_;
