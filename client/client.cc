@@ -262,11 +262,16 @@ Result<wire::Frame> Connection::expect_response(RequestId request, wire::Opcode 
 Result<wire::ObjectInfo> Connection::put(std::string_view key,
                                          Source& source,
                                          std::optional<uint64_t> size,
-                                         const Progress& progress) {
+                                         const Progress& progress,
+                                         wire::PutRedundancy redundancy) {
     failure_source_ = FailureSource::kNone;
     const RequestId request = next_request();
     Buffer piece(kPieceBytes);
-    const Status streamed = put_stream(request, key, source, size, piece, progress);
+    const Status streamed =
+            put_stream({.request = request, .key = key, .size = size, .redundancy = redundancy},
+                       source,
+                       piece,
+                       progress);
     if (!streamed.is_ok()) {
         if (failure_source_ == FailureSource::kNone) failure_source_ = FailureSource::kConnection;
         if (failure_source_ == FailureSource::kConnection && fd_ >= 0) {
@@ -283,12 +288,13 @@ Result<wire::ObjectInfo> Connection::put(std::string_view key,
 
 // Sends the request and every piece. Stops early, with the node's error, if the node answers
 // before the last piece (for example: no space).
-Status Connection::put_stream(RequestId request,
-                              std::string_view key,
+Status Connection::put_stream(const PutHead& put_head,
                               Source& source,
-                              std::optional<uint64_t> size,
                               Buffer& piece,
                               const Progress& progress) {
+    const RequestId request = put_head.request;
+    const std::string_view key = put_head.key;
+    const std::optional<uint64_t> size = put_head.size;
     Hasher64 hasher;
     uint64_t sent_bytes = 0;
     bool first = true;
@@ -321,6 +327,7 @@ Status Connection::put_stream(RequestId request,
                     request,
                     wire::PutRequest{.key = key,
                                      .object_bytes = size.value_or(wire::kObjectBytesUnknown),
+                                     .redundancy = put_head.redundancy,
                                      .piece = put_piece},
                     head);
             SHOAL_TRY(send_all(head.view(), {}));

@@ -1,8 +1,10 @@
 // shoal: the command-line client. Talks to any node; see `shoal --help` and README.md.
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -53,7 +55,48 @@ struct Arguments {
     std::string output;
     std::string prefix;
     uint64_t limit = 1000;
+    std::string ec;         // put --ec K+M
+    uint32_t replicas = 0;  // put --replicas N
+    wire::PutRedundancy redundancy;
 };
+
+// One count of a code, 1..255 (0 allowed for parity).
+std::optional<uint8_t> parse_chunk_count(std::string_view text, uint32_t least) {
+    uint32_t value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || end != text.data() + text.size() || text.empty()) {
+        return std::nullopt;
+    }
+    if (value < least || value > 255) return std::nullopt;
+    return static_cast<uint8_t>(value);
+}
+
+// --ec K+M or --replicas N into the put request's code; the node checks it against the
+// object format's limits.
+Status parse_put_redundancy(Arguments& arguments) {
+    if (arguments.replicas != 0) {
+        if (arguments.replicas > 256) {
+            return Status::invalid_argument(
+                    fmt::format("--replicas {}: at most 256 copies", arguments.replicas));
+        }
+        arguments.redundancy = {.data_chunks = 1,
+                                .parity_chunks = static_cast<uint8_t>(arguments.replicas - 1)};
+        return Status::ok();
+    }
+    if (arguments.ec.empty()) return Status::ok();
+    const size_t plus = arguments.ec.find('+');
+    const std::string_view text = arguments.ec;
+    const std::optional<uint8_t> data =
+            plus == std::string::npos ? std::nullopt : parse_chunk_count(text.substr(0, plus), 1);
+    const std::optional<uint8_t> parity =
+            plus == std::string::npos ? std::nullopt : parse_chunk_count(text.substr(plus + 1), 0);
+    if (!data.has_value() || !parity.has_value()) {
+        return Status::invalid_argument(fmt::format(
+                "--ec {}: expected K+M, K data and M parity chunks, e.g. --ec 4+2", arguments.ec));
+    }
+    arguments.redundancy = {.data_chunks = *data, .parity_chunks = *parity};
+    return Status::ok();
+}
 
 CLI::App* add_status_verb(CLI::App& cli) {
     CLI::App* status = cli.add_subcommand(
@@ -107,9 +150,11 @@ int put(client::Connection& connection, const Arguments& arguments) {
     client::FdSource source(input.value().fd, input.value().name);
     ProgressBar bar(fmt::format("put {}", arguments.key));
     Result<wire::ObjectInfo> info = connection.put(
-            arguments.key, source, input.value().size, [&](uint64_t done, auto total) {
-                bar.update(done, total);
-            });
+            arguments.key,
+            source,
+            input.value().size,
+            [&](uint64_t done, auto total) { bar.update(done, total); },
+            arguments.redundancy);
     if (!info.is_ok()) {
         return failed(connection, info.status(), fmt::format("put {}", arguments.key));
     }
@@ -270,6 +315,13 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     CLI::App* put = cli.add_subcommand("put", "store FILE (or stdin) as KEY");
     put->add_option("KEY", arguments.key, "the object's key")->required();
     put->add_option("FILE", arguments.file, "the file to store; - or none reads stdin");
+    CLI::Option* ec =
+            put->add_option("--ec",
+                            arguments.ec,
+                            "erasure-code it with K data and M parity chunks per stripe (K+M)");
+    put->add_option("--replicas", arguments.replicas, "store N whole copies instead")
+            ->check(CLI::Range(1, 256))
+            ->excludes(ec);
     CLI::App* get = cli.add_subcommand("get", "fetch KEY to stdout or a file");
     get->add_option("KEY", arguments.key, "the object's key")->required();
     get->add_option("-o,--output", arguments.output, "write to this file instead of stdout");
@@ -300,6 +352,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
         if (shoal::Status valid = shoal::wire::validate_key(arguments.key); !valid.is_ok()) {
             return report(valid, kExitUsage);
         }
+    }
+    if (shoal::Status valid = shoal::cli::parse_put_redundancy(arguments); !valid.is_ok()) {
+        return report(valid, kExitUsage);
     }
     shoal::client::Options options{.address = node_address(arguments.node),
                                    .io_timeout = std::chrono::seconds(arguments.timeout_seconds)};

@@ -72,7 +72,12 @@ void Node::on_put(runtime::ConnectionId id,
         abort_put(connection, request, !put.piece.last);
         return;
     }
-    const object::Scheme scheme = options_.cluster.scheme;
+    // The put's own code if it asks for one (shoal put --ec / --replicas); PutOperation::start
+    // refuses one the object format cannot hold.
+    const object::Scheme scheme = put.redundancy.is_default()
+                                          ? options_.cluster.scheme
+                                          : object::Scheme{.k = put.redundancy.data_chunks,
+                                                           .m = put.redundancy.parity_chunks};
     coordinator::PutOperation::Parameters parameters{
             .key = std::string(put.key),
             .declared_bytes = put.object_bytes == wire::kObjectBytesUnknown

@@ -104,9 +104,16 @@ Result<Request> decode_put_request(ByteView body) {
     PutRequest request;
     request.key = reader.string16(limits::kKeyBytesMax);
     request.object_bytes = reader.u64();
+    request.redundancy.data_chunks = reader.u8();
+    request.redundancy.parity_chunks = reader.u8();
     if (reader.failed()) return reader.finish("put request");
     SHOAL_TRY_ASSIGN(request.piece, read_piece(reader));
     SHOAL_TRY(validate_key(request.key));
+    if (request.redundancy.is_default() && request.redundancy.parity_chunks != 0) {
+        return Status::invalid_argument(
+                fmt::format("put request: {} parity chunks with no data chunks",
+                            request.redundancy.parity_chunks));
+    }
     if (request.object_bytes != kObjectBytesUnknown &&
         request.object_bytes > limits::kObjectBytesMax) {
         return Status::invalid_argument(
@@ -201,6 +208,8 @@ void encode_request(RequestId id, const PutRequest& request, Buffer& target) {
     encode_frame(FrameKind::kRequest, Opcode::kPut, id, target, 0, [&](Writer& writer) {
         writer.string16(request.key);
         writer.u64(request.object_bytes);
+        writer.u8(request.redundancy.data_chunks);
+        writer.u8(request.redundancy.parity_chunks);
         write_piece_prefix(writer, request.piece);
         writer.bytes(request.piece.data);
     });

@@ -16,6 +16,7 @@ namespace shoal::integration {
 namespace {
 
 constexpr int kExitOk = 0;
+constexpr int kExitUsage = 2;
 constexpr int kExitNotFound = 3;
 constexpr int kExitCannotConnect = 4;
 constexpr int kExitServerError = 5;
@@ -107,6 +108,34 @@ TEST_CASE("integration: get -o writes a device in place and never replaces it",
     struct stat after {};
     REQUIRE(stat(directory.file("pipe").c_str(), &after) == 0);
     REQUIRE(S_ISFIFO(after.st_mode));
+}
+
+TEST_CASE("integration: put --ec and --replicas choose the object's code", "[integration][cli]") {
+    TempDir directory;
+    NodeProcess node(directory);  // One node: only codes of one chunk per stripe fit it.
+    write_random_file(directory.file("in"), 100'000, /*seed=*/21);
+
+    REQUIRE(node.cli({"put", "one", directory.file("in"), "--replicas", "1"}).exit_code == kExitOk);
+    REQUIRE(node.cli({"put", "also-one", directory.file("in"), "--ec", "1+0"}).exit_code ==
+            kExitOk);
+    REQUIRE(node.cli({"get", "also-one", "-o", directory.file("out")}).exit_code == kExitOk);
+    CHECK(files_equal(directory.file("in"), directory.file("out")));
+
+    // A wider code cannot place its chunks on distinct nodes: the put fails and says why.
+    const RunResult wide = node.cli({"put", "wide", directory.file("in"), "--ec", "4+2"});
+    CHECK(wide.exit_code == kExitServerError);
+    CHECK(wide.err.find("5 needed") != std::string::npos);
+    CHECK(node.cli({"stat", "wide"}).exit_code == kExitNotFound);
+
+    // Malformed codes are usage errors, told before anything is sent.
+    for (const char* text : {"4", "4+", "+2", "0+2", "4+2x", "300+1"}) {
+        CAPTURE(text);
+        const RunResult bad = node.cli({"put", "bad", directory.file("in"), "--ec", text});
+        CHECK(bad.exit_code == kExitUsage);
+        CHECK(bad.err.find("--ec") != std::string::npos);
+    }
+    CHECK(node.cli({"put", "bad", directory.file("in"), "--ec", "2+1", "--replicas", "2"})
+                  .exit_code == kExitUsage);
 }
 
 TEST_CASE("integration: a missing key exits 3 and says so", "[integration][cli]") {

@@ -124,13 +124,18 @@ private:
     std::vector<SimNode> nodes_;
 };
 
-void send_put(SimClient& client, RequestId request, const std::string& key, ByteView bytes) {
+void send_put(SimClient& client,
+              RequestId request,
+              const std::string& key,
+              ByteView bytes,
+              wire::PutRedundancy redundancy = {}) {
     const size_t first = std::min<size_t>(bytes.size(), limits::kDataFrameBytesMax);
     const bool is_last = first == bytes.size();
     Buffer frame;
     wire::encode_request(request,
                          wire::PutRequest{.key = key,
                                           .object_bytes = bytes.size(),
+                                          .redundancy = redundancy,
                                           .piece = {.last = is_last,
                                                     .digest = is_last ? hash64(bytes) : 0,
                                                     .data = bytes.first(first)}},
@@ -291,6 +296,80 @@ TEST_CASE("sim: gets beyond the node's get buffer wait their turn and all comple
         CHECK(equal_bytes(read.value().view(), objects[index % 4].view()));
     }
     CHECK(cluster.node(2).stats().gets_waited >= 4);
+}
+
+TEST_CASE("sim: a put's own code places that many chunks, and reads back under it",
+          "[sim][cluster]") {
+    constexpr size_t kNodes = 6;
+    DataCluster cluster(kNodes, /*seed=*/11);
+    REQUIRE(cluster.run_until(std::chrono::seconds(20), [&] { return cluster.converged(); }));
+    const auto records = [&] {
+        uint64_t total = 0;
+        for (size_t index = 0; index < kNodes; ++index) {
+            total += cluster.node(index).store_stats().objects;
+        }
+        return total;
+    };
+    const auto put = [&](RequestId id,
+                         const std::string& key,
+                         const Buffer& object,
+                         wire::PutRedundancy redundancy) -> const ReceivedFrame& {
+        send_put(cluster.client(to_u64(id) % kNodes), id, key, object.view(), redundancy);
+        REQUIRE(cluster.run_until(std::chrono::seconds(30), [&] {
+            return !cluster.client(to_u64(id) % kNodes).frames(id).empty();
+        }));
+        return cluster.client(to_u64(id) % kNodes).frames(id).front();
+    };
+
+    // One 50 KB stripe (the sim's stripes are 64 KiB): six manifest copies and k + m chunks.
+    Prng prng(11);
+    Buffer object(50'000);
+    prng.fill(object.data(), object.size());
+    struct Case {
+        wire::PutRedundancy redundancy;
+        uint64_t chunks;
+    };
+    const std::vector<Case> cases = {{{}, 6},
+                                     {{.data_chunks = 2, .parity_chunks = 1}, 3},
+                                     {{.data_chunks = 1, .parity_chunks = 1}, 2},
+                                     {{.data_chunks = 3, .parity_chunks = 3}, 6}};
+    uint64_t request = 1;
+    for (size_t index = 0; index < cases.size(); ++index) {
+        CAPTURE(index);
+        const uint64_t before = records();
+        const ReceivedFrame& reply = put(RequestId{request++},
+                                         fmt::format("code/{}", index),
+                                         object,
+                                         cases[index].redundancy);
+        REQUIRE(reply.header.kind == wire::FrameKind::kResponse);
+        // Every chunk write is acknowledged before the put is; the last manifest copies may
+        // land a little after it.
+        REQUIRE(cluster.run_until(std::chrono::seconds(5),
+                                  [&] { return records() == before + 6 + cases[index].chunks; }));
+        const RequestId get{request++};
+        Buffer frame;
+        wire::encode_request(get, wire::GetRequest{.key = fmt::format("code/{}", index)}, frame);
+        cluster.client(4).send(std::move(frame));
+        Result<Buffer> read = await_get(cluster, cluster.client(4), get);
+        REQUIRE(read.is_ok());
+        CHECK(equal_bytes(read.value().view(), object.view()));
+    }
+
+    // A code wider than the object format allows is refused with its reason; one wider than
+    // the cluster fails its quorum, saying so.
+    const ReceivedFrame& too_wide = put(
+            RequestId{request++}, "code/wide", object, {.data_chunks = 30, .parity_chunks = 10});
+    REQUIRE(too_wide.header.kind == wire::FrameKind::kError);
+    Result<wire::ErrorReply> refused = wire::decode_error(too_wide.body.view());
+    REQUIRE(refused.is_ok());
+    CHECK(refused.value().code == Code::kInvalidArgument);
+    CHECK(std::string(refused.value().message).find("chunks per stripe") != std::string::npos);
+    const ReceivedFrame& short_of_nodes =
+            put(RequestId{request++}, "code/short", object, {.data_chunks = 8, .parity_chunks = 4});
+    REQUIRE(short_of_nodes.header.kind == wire::FrameKind::kError);
+    Result<wire::ErrorReply> missed = wire::decode_error(short_of_nodes.body.view());
+    REQUIRE(missed.is_ok());
+    CHECK(std::string(missed.value().message).find("10 needed") != std::string::npos);
 }
 
 }  // namespace

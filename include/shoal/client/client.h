@@ -90,10 +90,12 @@ public:
 
     // Streams `source` to `key`. `size`, if known, is declared to the node up front (so it can
     // refuse an object that does not fit before the bytes are sent) and must be exact.
+    // `redundancy` asks for a code other than the cluster's default.
     Result<wire::ObjectInfo> put(std::string_view key,
                                  Source& source,
                                  std::optional<uint64_t> size,
-                                 const Progress& progress = {});
+                                 const Progress& progress = {},
+                                 wire::PutRedundancy redundancy = {});
     // Streams `key` into `sink`; the digest is checked once the last byte arrived.
     Result<wire::ObjectInfo> get(std::string_view key, Sink& sink, const Progress& progress = {});
     Result<wire::ObjectInfo> stat(std::string_view key);
@@ -128,12 +130,14 @@ private:
     template <typename T>
     Result<T> fail(FailureSource source, Status status);
     Status node_error(const wire::Frame& frame);
-    Status put_stream(RequestId request,
-                      std::string_view key,
-                      Source& source,
-                      std::optional<uint64_t> size,
-                      Buffer& piece,
-                      const Progress& progress);
+    // What one put sends, besides its bytes.
+    struct PutHead {
+        RequestId request;
+        std::string_view key;
+        std::optional<uint64_t> size;
+        wire::PutRedundancy redundancy;
+    };
+    Status put_stream(const PutHead& head, Source& source, Buffer& piece, const Progress& progress);
 
     int fd_ = -1;
     Options options_;

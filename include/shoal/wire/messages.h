@@ -32,9 +32,19 @@ struct PutPiece {
 };
 
 // Starts a put (FrameKind::kRequest). More PutPieces follow as kData frames until one is last.
+// The code a put asks for: k data and m parity chunks per stripe (replication of N copies is
+// k = 1, m = N - 1). k = 0 (and then m = 0) leaves the choice to the cluster's default.
+struct PutRedundancy {
+    uint8_t data_chunks = 0;
+    uint8_t parity_chunks = 0;
+
+    bool is_default() const { return data_chunks == 0; }
+};
+
 struct PutRequest {
     std::string_view key;
     uint64_t object_bytes = kObjectBytesUnknown;  // Declared size, if the client knows it.
+    PutRedundancy redundancy;
     PutPiece piece;
 };
 

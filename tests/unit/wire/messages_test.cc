@@ -184,10 +184,14 @@ TEST_CASE("messages: a put request round-trips with its first piece", "[unit][me
     const bool last = GENERATE(false, true);
     const uint64_t object_bytes =
             GENERATE(as<uint64_t>{}, 0, 12345, limits::kObjectBytesMax, kObjectBytesUnknown);
-    CAPTURE(last, object_bytes);
+    const PutRedundancy redundancy = GENERATE(PutRedundancy{},
+                                              PutRedundancy{.data_chunks = 4, .parity_chunks = 2},
+                                              PutRedundancy{.data_chunks = 1, .parity_chunks = 2});
+    CAPTURE(last, object_bytes, redundancy.data_chunks, redundancy.parity_chunks);
     const PutRequest request{
             .key = key,
             .object_bytes = object_bytes,
+            .redundancy = redundancy,
             .piece = {.last = last, .digest = last ? hash64(data.view()) : 0, .data = data.view()},
     };
     Buffer encoded;
@@ -198,6 +202,8 @@ TEST_CASE("messages: a put request round-trips with its first piece", "[unit][me
     const auto decoded = decode_valid_request<PutRequest>(one);
     CHECK(decoded.key == key);
     CHECK(decoded.object_bytes == object_bytes);
+    CHECK(decoded.redundancy.data_chunks == redundancy.data_chunks);
+    CHECK(decoded.redundancy.parity_chunks == redundancy.parity_chunks);
     CHECK(decoded.piece.last == last);
     CHECK(decoded.piece.digest == request.piece.digest);
     CHECK(equal_bytes(decoded.piece.data, data.view()));
@@ -535,18 +541,20 @@ TEST_CASE("messages: bodies have the documented layouts", "[unit][messages]") {
                                           2, 0, 'a', 'b'});
         CHECK(equal_bytes(encoded.view(), expected.view()));
     }
-    SECTION("put request: key, object_bytes, flags, digest, data") {
+    SECTION("put request: key, object_bytes, redundancy, flags, digest, data") {
         Buffer encoded;
         encode_request(RequestId{1},
                        PutRequest{.key = "k",
                                   .object_bytes = 2,
+                                  .redundancy = {.data_chunks = 4, .parity_chunks = 2},
                                   .piece = {.last = true,
                                             .digest = 0x0807060504030201,
                                             .data = as_bytes("xy")}},
                        encoded);
-        const Buffer expected = bytes_of({22,  0,  0,   0, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0,  //
+        const Buffer expected = bytes_of({24,  0,  0,   0, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0,  //
                                           1,   0,  'k',                                         //
                                           2,   0,  0,   0, 0, 0, 0, 0,                          //
+                                          4,   2,                                               //
                                           1,                                                    //
                                           1,   2,  3,   4, 5, 6, 7, 8,                          //
                                           'x', 'y'});
@@ -717,7 +725,8 @@ TEST_CASE("messages: truncated bodies are rejected", "[unit][messages]") {
     check_every_prefix_rejected(body_of(get), all, request_status(Opcode::kStat));
     check_every_prefix_rejected(body_of(list), all, request_status(Opcode::kList));
     // A piece's data is the rest of the body, so only its fixed fields can be cut short.
-    check_every_prefix_rejected(body_of(put), 2 + 3 + 8 + 1 + 8 - 1, request_status(Opcode::kPut));
+    check_every_prefix_rejected(
+            body_of(put), 2 + 3 + 8 + 2 + 1 + 8 - 1, request_status(Opcode::kPut));
     check_every_prefix_rejected(
             body_of(piece), 1 + 8 - 1, request_status(Opcode::kPut, FrameKind::kData));
     check_every_prefix_rejected(
@@ -751,6 +760,8 @@ Buffer put_body(std::string_view key, uint64_t object_bytes, uint8_t flags, Byte
     Writer writer(body);
     writer.string16(key);
     writer.u64(object_bytes);
+    writer.u8(0);  // The cluster's default code.
+    writer.u8(0);
     writer.u8(flags);
     writer.u64(0);
     writer.bytes(data);
@@ -1028,6 +1039,20 @@ TEST_CASE("messages: random bytes decode as a stats reply only in its exact shap
         encode_reply(RequestId{1}, decoded.value(), encoded);
         CHECK(equal_bytes(encoded.view().subspan(kFrameHeaderBytes), body.view()));
     }
+}
+
+TEST_CASE("messages: a put request with parity chunks but no data chunks is refused",
+          "[unit][messages]") {
+    Buffer encoded;
+    encode_request(RequestId{3},
+                   PutRequest{.key = "k",
+                              .redundancy = {.data_chunks = 0, .parity_chunks = 2},
+                              .piece = {.last = true, .data = as_bytes("x")}},
+                   encoded);
+    const OneFrame one(encoded);
+    const Result<Request> decoded = decode_request(one.frame());
+    CHECK(decoded.status().code() == Code::kInvalidArgument);
+    CHECK(decoded.status().message() == "put request: 2 parity chunks with no data chunks");
 }
 
 // ---- The members reply.
