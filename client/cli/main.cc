@@ -98,6 +98,20 @@ Status parse_put_redundancy(Arguments& arguments) {
     return Status::ok();
 }
 
+CLI::App* add_put_verb(CLI::App& cli, Arguments& arguments) {
+    CLI::App* put = cli.add_subcommand("put", "store FILE (or stdin) as KEY");
+    put->add_option("KEY", arguments.key, "the object's key")->required();
+    put->add_option("FILE", arguments.file, "the file to store; - or none reads stdin");
+    CLI::Option* ec =
+            put->add_option("--ec",
+                            arguments.ec,
+                            "erasure-code it with K data and M parity chunks per stripe (K+M)");
+    put->add_option("--replicas", arguments.replicas, "store N whole copies instead")
+            ->check(CLI::Range(1, 256))
+            ->excludes(ec);
+    return put;
+}
+
 CLI::App* add_status_verb(CLI::App& cli) {
     CLI::App* status = cli.add_subcommand(
             "status", "show the cluster's members as the node sees them: state, address, ...");
@@ -312,16 +326,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     cli.add_option("--timeout", arguments.timeout_seconds, "seconds to wait for the node to move")
             ->check(CLI::Range(1, 86400));
 
-    CLI::App* put = cli.add_subcommand("put", "store FILE (or stdin) as KEY");
-    put->add_option("KEY", arguments.key, "the object's key")->required();
-    put->add_option("FILE", arguments.file, "the file to store; - or none reads stdin");
-    CLI::Option* ec =
-            put->add_option("--ec",
-                            arguments.ec,
-                            "erasure-code it with K data and M parity chunks per stripe (K+M)");
-    put->add_option("--replicas", arguments.replicas, "store N whole copies instead")
-            ->check(CLI::Range(1, 256))
-            ->excludes(ec);
+    CLI::App* put = add_put_verb(cli, arguments);
     CLI::App* get = cli.add_subcommand("get", "fetch KEY to stdout or a file");
     get->add_option("KEY", arguments.key, "the object's key")->required();
     get->add_option("-o,--output", arguments.output, "write to this file instead of stdout");

@@ -142,6 +142,23 @@ std::string member_json(const wire::MemberEntry& member,
             held_text(held, member, true));
 }
 
+std::string members_json(std::string_view node,
+                         const wire::MembersReply& reply,
+                         const std::map<std::string, uint64_t>& held) {
+    std::string entries;
+    for (const wire::MemberEntry& member : reply.members) {
+        if (!entries.empty()) entries += ',';
+        entries += member_json(member, held);
+    }
+    return fmt::format(R"({{"node":{},"layout_epoch":"{:016x}","partitions":{},"owners":{},)"
+                       R"("members":[{}]}})",
+                       json_string(node),
+                       reply.layout_epoch,
+                       reply.partition_count,
+                       reply.owners_per_partition,
+                       entries);
+}
+
 }  // namespace
 
 std::string describe_members(std::string_view node,
@@ -153,20 +170,7 @@ std::string describe_members(std::string_view node,
         if (left.name != right.name) return left.name < right.name;
         return format_member_id(left) < format_member_id(right);
     });
-    if (json) {
-        std::string entries;
-        for (const wire::MemberEntry& member : members) {
-            if (!entries.empty()) entries += ',';
-            entries += member_json(member, held);
-        }
-        return fmt::format(R"({{"node":{},"layout_epoch":"{:016x}","partitions":{},"owners":{},)"
-                           R"("members":[{}]}})",
-                           json_string(node),
-                           reply.layout_epoch,
-                           reply.partition_count,
-                           reply.owners_per_partition,
-                           entries);
-    }
+    if (json) return members_json(node, reply, held);
     size_t name_bytes = 4;
     size_t address_bytes = 7;
     size_t zone_bytes = 4;

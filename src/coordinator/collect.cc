@@ -32,14 +32,18 @@ void collect_chunks(Peers& peers,
     for (uint32_t stripe = 0; stripe < superseded.stripe_count(); ++stripe) {
         const std::vector<NodeKey> candidates = layout.stripe_candidates(superseded.key, stripe);
         for (uint32_t chunk = 0; chunk < superseded.scheme.chunk_count(); ++chunk) {
-            NodeKey node = node_key_of(superseded.chunk_node(stripe, chunk));
-            if (node == NodeKey{} && chunk < candidates.size()) node = candidates[chunk];
-            if (node == NodeKey{}) continue;
+            const NodeKey named = node_key_of(superseded.chunk_node(stripe, chunk));
+            // A handed-off chunk may have gone back to its owner since (HandBack): ask both.
+            const NodeKey owner =
+                    chunk < layout.table().owners_per_partition() && chunk < candidates.size()
+                            ? candidates[chunk]
+                            : NodeKey{};
             const object::ChunkId id{.key_hash = key_hash,
                                      .version = superseded.version,
                                      .stripe_index = stripe,
                                      .chunk_index = static_cast<uint8_t>(chunk)};
-            collect_chunk(peers, node, id, stats);
+            if (named != NodeKey{}) collect_chunk(peers, named, id, stats);
+            if (owner != NodeKey{} && owner != named) collect_chunk(peers, owner, id, stats);
         }
     }
 }

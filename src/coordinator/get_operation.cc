@@ -20,9 +20,18 @@ struct GetOperation::StripeRead {
     std::vector<size_t> data_offsets;  // Where each good record's data starts.
     erasure::ChunkMask asked = 0;      // Chunks asked for, answered or not.
     erasure::ChunkMask good = 0;       // Chunks that passed every check.
+    erasure::ChunkMask at_owner = 0;   // Asked of the owner after the named node lacked them.
     uint32_t in_flight = 0;
     std::optional<Status> first_failure;
-    std::shared_ptr<Buffer> plain;  // Set once assembled.
+    std::shared_ptr<const Assembled> plain;  // Set once assembled.
+};
+
+// A stripe's plain bytes as views of the chunk records (and of any chunks rebuilt), which it
+// keeps alive: the client is sent these views, with no copy into one buffer.
+struct GetOperation::Assembled {
+    std::vector<Buffer> records;
+    std::vector<Buffer> rebuilt;
+    std::vector<ByteView> pieces;
 };
 
 GetOperation::GetOperation(Peers& peers,
@@ -76,6 +85,9 @@ void GetOperation::on_manifest(Result<std::optional<object::Manifest>> newest) {
         sink_.on_end();
         return;
     }
+    // One stripe holds the whole object: its digest is the object's, so one hash pass does.
+    single_stripe_ = manifest_->stripe_count() == 1 && manifest_->stripe_digests.size() == 1 &&
+                     manifest_->stripe_digests[0] == manifest_->object_digest;
     Result<erasure::Codec> codec = erasure::Codec::make(manifest_->scheme.k, manifest_->scheme.m);
     if (!codec.is_ok()) {
         fail(codec.status());
@@ -110,6 +122,29 @@ void GetOperation::request_chunk(const std::shared_ptr<StripeRead>& stripe, uint
     if (node == NodeKey{} && chunk_index < stripe->candidates.size()) {
         node = stripe->candidates[chunk_index];
     }
+    fetch_chunk(stripe, chunk_index, node);
+}
+
+// The node the manifest names may have handed the chunk back to its owner (HandBack): then
+// the owner is asked before the chunk counts as missing.
+bool GetOperation::ask_owner_instead(const std::shared_ptr<StripeRead>& stripe,
+                                     uint32_t chunk_index,
+                                     const Status& status) {
+    if (status.code() != Code::kNotFound || chunk_index >= stripe->candidates.size() ||
+        chunk_index >= layout_->table().owners_per_partition() ||
+        (stripe->at_owner & erasure::chunk_bit(chunk_index)) != 0) {
+        return false;
+    }
+    const NodeKey owner = stripe->candidates[chunk_index];
+    if (owner == node_key_of(manifest_->chunk_node(stripe->index, chunk_index))) return false;
+    stripe->at_owner |= erasure::chunk_bit(chunk_index);
+    fetch_chunk(stripe, chunk_index, owner);
+    return true;
+}
+
+void GetOperation::fetch_chunk(const std::shared_ptr<StripeRead>& stripe,
+                               uint32_t chunk_index,
+                               const NodeKey& node) {
     if (node == NodeKey{}) {
         stats_.chunks_unavailable += 1;
         ask_for_more(stripe);
@@ -160,6 +195,7 @@ void GetOperation::on_chunk(const std::shared_ptr<StripeRead>& stripe,
             return;
         }
     } else {
+        if (ask_owner_instead(stripe, chunk_index, status)) return;
         if (status.code() == Code::kCorruption) {
             stats_.chunks_corrupt += 1;
         } else {
@@ -218,10 +254,13 @@ Status GetOperation::assemble(StripeRead& stripe) {
         SHOAL_TRY(codec_->reconstruct(chunks, stripe.good));
     }
     std::vector<ByteView> data(chunks.begin(), chunks.begin() + k);
-    auto plain = std::make_shared<Buffer>();
-    plain->reserve(stripe.plain_bytes);
-    SHOAL_TRY(erasure::join_stripe(data, stripe.plain_bytes, *plain));
-    if (hash64(plain->view()) != manifest_->stripe_digests[stripe.index]) {
+    auto plain = std::make_shared<Assembled>();
+    SHOAL_TRY_ASSIGN(plain->pieces, erasure::stripe_payloads(data, stripe.plain_bytes));
+    Hasher64 digest;
+    for (const ByteView piece : plain->pieces) {
+        digest.update(piece);
+    }
+    if (digest.digest() != manifest_->stripe_digests[stripe.index]) {
         return Status::corruption(
                 fmt::format("{}: stripe {}: the bytes rebuilt from {} chunks fail the stripe "
                             "digest",
@@ -229,23 +268,28 @@ Status GetOperation::assemble(StripeRead& stripe) {
                             stripe.index,
                             k));
     }
+    // The views point into these buffers' heap storage, which moving them keeps in place.
+    plain->records = std::move(stripe.records);
+    plain->rebuilt = std::move(rebuilt);
     stripe.plain = std::move(plain);
-    stripe.records.clear();  // Only the plain bytes are needed from here on.
     return Status::ok();
 }
 
 void GetOperation::deliver() {
     while (!finished_ && !reads_.empty() && reads_.front()->plain != nullptr &&
            sink_.wants_bytes()) {
-        std::shared_ptr<Buffer> plain = reads_.front()->plain;
+        std::shared_ptr<const Assembled> plain = reads_.front()->plain;
         reads_.pop_front();
-        hasher_.update(plain->view());
-        sink_.on_bytes(plain->view(), plain);
+        for (const ByteView piece : plain->pieces) {
+            // A one-stripe object's digest is its stripe's, checked in assemble().
+            if (!single_stripe_) hasher_.update(piece);
+            sink_.on_bytes(piece, plain);
+        }
         fetch_ahead();
     }
     if (finished_ || !reads_.empty() || next_fetch_ < manifest_->stripe_count()) return;
     finished_ = true;
-    if (hasher_.digest() != manifest_->object_digest) {
+    if (!single_stripe_ && hasher_.digest() != manifest_->object_digest) {
         sink_.on_failure(
                 Status::corruption(fmt::format("{}: the object's bytes fail its digest", what())));
         return;

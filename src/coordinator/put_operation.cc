@@ -266,7 +266,9 @@ void PutOperation::on_chunk_written(const std::shared_ptr<Stripe>& stripe,
     } else {
         stats_.chunk_writes_failed += 1;
         if (!stripe->first_failure.has_value()) stripe->first_failure = status;
-        if (!finished_ && !stripe->written) send_chunk(stripe, chunk_index);
+        // Even once the stripe has its quorum, the chunk goes to a fallback, which hands it
+        // back to its owner later (HandBack): the stripe keeps all its redundancy.
+        if (!discarding_) send_chunk(stripe, chunk_index);
     }
     if (finished_ || stripe->written) return;
     const uint32_t needed = write_quorum(parameters_.scheme);

@@ -47,15 +47,19 @@ StripeChunks::StripeChunks(ByteView stripe, uint32_t k)
     SHOAL_ASSERT(padded_.size() < chunk_bytes_ + k);
 }
 
-Status join_stripe(std::span<const ByteView> data, uint64_t stripe_bytes, Buffer& target) {
+Result<std::vector<ByteView>> stripe_payloads(std::span<const ByteView> data,
+                                              uint64_t stripe_bytes) {
     SHOAL_ASSERT(!data.empty());
     SHOAL_ASSERT(data.size() <= kChunksMax);
     const StripeLayout layout{.stripe_bytes = stripe_bytes,
                               .k = static_cast<uint32_t>(data.size())};
     const uint64_t chunk_bytes = layout.chunk_bytes();
+    std::vector<ByteView> payloads;
+    payloads.reserve(layout.k);
     for (uint32_t index = 0; index < layout.k; index++) {
         SHOAL_ASSERT(data[index].size() == chunk_bytes);
-        const ByteView padding = data[index].subspan(layout.payload_bytes(index));
+        const uint64_t payload_bytes = layout.payload_bytes(index);
+        const ByteView padding = data[index].subspan(payload_bytes);
         const bool zero = std::all_of(padding.begin(), padding.end(), [](std::byte value) {
             return value == std::byte{0};
         });
@@ -65,11 +69,17 @@ Status join_stripe(std::span<const ByteView> data, uint64_t stripe_bytes, Buffer
                                 index,
                                 stripe_bytes));
         }
+        if (payload_bytes > 0) payloads.push_back(data[index].first(payload_bytes));
     }
+    return payloads;
+}
+
+Status join_stripe(std::span<const ByteView> data, uint64_t stripe_bytes, Buffer& target) {
+    SHOAL_TRY_ASSIGN(const std::vector<ByteView> payloads, stripe_payloads(data, stripe_bytes));
     const size_t target_bytes = target.size();
     target.reserve(target_bytes + stripe_bytes);
-    for (uint32_t index = 0; index < layout.k; index++) {
-        target.append(data[index].first(layout.payload_bytes(index)));
+    for (const ByteView payload : payloads) {
+        target.append(payload);
     }
     SHOAL_ASSERT(target.size() == target_bytes + stripe_bytes);
     return Status::ok();

@@ -68,6 +68,16 @@ Node::Node(const Options& options, runtime::Runtime& runtime, spdlog::logger& lo
             log,
             *peer_service_,
             [this](const placement::NodeKey& node) { return address_of(node); });
+    hand_back_ = std::make_unique<HandBack>(
+            *peer_service_,
+            *peer_client_,
+            [this](std::string_view key, uint32_t stripe, uint32_t chunk) {
+                return chunk_owner(key, stripe, chunk);
+            },
+            [this](const placement::NodeKey& node) { return is_alive(node); },
+            log);
+    peer_service_->on_chunk_stored(
+            [this](const object::ChunkHeader& header) { hand_back_->note(header); });
     rebuild_layout();
 }
 
@@ -142,8 +152,9 @@ void Node::on_closed(runtime::ConnectionId connection, const Status& reason) {
     // The runtime closes a connection whose framing broke with kInvalidArgument.
     if (reason.code() == Code::kInvalidArgument) stats_.frames_rejected += 1;
     // Their operations stop sending; no manifest of theirs was written, so nothing is visible.
-    for (auto& [request, put] : found->second.puts)
+    for (auto& [request, put] : found->second.puts) {
         put.operation->cancel();
+    }
     cancel_gets(found->second);
     if (!found->second.puts.empty()) {
         stats_.puts_abandoned += found->second.puts.size();
@@ -408,6 +419,7 @@ void Node::begin_shutdown() {
 void Node::on_tick() {
     tick_membership(runtime_.now());
     peer_client_->on_tick();
+    if (serving_) hand_back_->on_tick();
     if (is_disk()) disk_->on_tick();
     if (!shutting_down_ || stopped_) return;
     shutdown_ticks_ += 1;

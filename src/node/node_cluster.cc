@@ -60,6 +60,27 @@ std::optional<HostPort> Node::address_of(const placement::NodeKey& node) const {
     return member->identity.address;
 }
 
+// Chunk i of a stripe belongs to the i-th owner of the stripe's partition; a wider code's
+// chunks past the owners have no home but where they were put.
+std::optional<placement::NodeKey> Node::chunk_owner(std::string_view key,
+                                                    uint32_t stripe_index,
+                                                    uint32_t chunk_index) const {
+    if (layout_ == nullptr || chunk_index >= layout_->table().owners_per_partition()) {
+        return std::nullopt;
+    }
+    const std::vector<placement::NodeKey> candidates =
+            layout_->stripe_candidates(key, stripe_index);
+    SHOAL_ASSERT(chunk_index < candidates.size());
+    if (candidates[chunk_index] == layout_->self()) return std::nullopt;
+    return candidates[chunk_index];
+}
+
+bool Node::is_alive(const placement::NodeKey& node) const {
+    const membership::Member* member =
+            swim_.find(membership::MemberId{.high = node.high, .low = node.low});
+    return member != nullptr && member->state == membership::MemberState::kAlive;
+}
+
 void Node::on_put(runtime::ConnectionId id,
                   Connection& connection,
                   RequestId request,
@@ -347,7 +368,7 @@ void Node::GetStream::on_manifest(const object::Manifest& manifest) {
 
 // The reply goes out with the first verified bytes, so a get that fails before any has a
 // plain error reply; later failures end the stream with an error frame.
-void Node::GetStream::send_reply_head(ByteView bytes, std::shared_ptr<const void> owner) {
+void Node::GetStream::send_reply_head(ByteView bytes, const std::shared_ptr<const void>& owner) {
     const ByteView first = bytes.first(std::min<size_t>(bytes.size(), limits::kDataFrameBytesMax));
     runtime::OutFrame frame;
     wire::encode_get_reply_prefix(
@@ -357,10 +378,10 @@ void Node::GetStream::send_reply_head(ByteView bytes, std::shared_ptr<const void
     node_.stats_.bytes_sent += first.size();
     node_.runtime_.network().send(connection_, std::move(frame));
     replied_ = true;
-    send_data(bytes.subspan(first.size()), std::move(owner));
+    send_data(bytes.subspan(first.size()), owner);
 }
 
-void Node::GetStream::send_data(ByteView bytes, std::shared_ptr<const void> owner) {
+void Node::GetStream::send_data(ByteView bytes, const std::shared_ptr<const void>& owner) {
     while (!bytes.empty()) {
         const ByteView piece =
                 bytes.first(std::min<size_t>(bytes.size(), limits::kDataFrameBytesMax));
@@ -376,9 +397,9 @@ void Node::GetStream::send_data(ByteView bytes, std::shared_ptr<const void> owne
 
 void Node::GetStream::on_bytes(ByteView bytes, std::shared_ptr<const void> owner) {
     if (!replied_) {
-        send_reply_head(bytes, std::move(owner));
+        send_reply_head(bytes, owner);
     } else {
-        send_data(bytes, std::move(owner));
+        send_data(bytes, owner);
     }
 }
 
@@ -432,8 +453,9 @@ void Node::on_send_ready(runtime::ConnectionId id) {
     for (const auto& [request, stream] : found->second.gets) {
         if (stream->operation != nullptr) operations.push_back(stream->operation);
     }
-    for (const auto& operation : operations)
+    for (const auto& operation : operations) {
         operation->resume();
+    }
     auto still = connections_.find(id);
     if (still != connections_.end()) check_send_queue(id, still->second);
 }

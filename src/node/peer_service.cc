@@ -31,13 +31,6 @@ runtime::OutFrame reply_frame(RequestId id, const Reply& reply) {
     return frame;
 }
 
-object::ChunkId chunk_id_of(const object::ChunkHeader& header) {
-    return object::ChunkId{.key_hash = header.key_hash,
-                           .version = header.version,
-                           .stripe_index = header.stripe_index,
-                           .chunk_index = header.chunk_index};
-}
-
 std::string describe(const object::ChunkId& chunk) {
     return fmt::format("chunk key_hash={:016x} version={}.{} stripe={} chunk={}",
                        chunk.key_hash,
@@ -183,7 +176,7 @@ void PeerService::store_chunk(const object::ChunkHeader& header,
         refuse_chunk(verified, std::move(done));
         return;
     }
-    const std::string key = object::chunk_store_key(chunk_id_of(header));
+    const std::string key = object::chunk_store_key(object::chunk_id_of(header));
     // A chunk's store key is its whole identity and a chunk never changes, so the one held is
     // this one.
     if (store_.version_of(key).has_value()) {
@@ -192,15 +185,20 @@ void PeerService::store_chunk(const object::ChunkHeader& header,
         return;
     }
     const uint64_t data_bytes = data.size();
+    // Kept for the observer: `header` is the caller's and may be gone when the write lands.
+    std::optional<object::ChunkHeader> stored_header;
+    if (chunk_stored_) stored_header = header;
     write(
             [&](storage::LocalStore::Done stored) {
                 return store_.put(
                         key, head, data, header.version, header.chunk_checksum, std::move(stored));
             },
-            [this, data_bytes, done = std::move(done)](Status status) {
+            [this, data_bytes, stored_header = std::move(stored_header), done = std::move(done)](
+                    Status status) {
                 if (status.is_ok()) {
                     stats_.chunks_stored += 1;
                     stats_.chunk_bytes_stored += data_bytes;
+                    if (chunk_stored_ && stored_header.has_value()) chunk_stored_(*stored_header);
                 }
                 done(std::move(status));
             });

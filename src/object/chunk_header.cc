@@ -317,4 +317,11 @@ Status check_chunk_matches(const ChunkHeader& header,
     return Status::ok();
 }
 
+ChunkId chunk_id_of(const ChunkHeader& header) {
+    return ChunkId{.key_hash = header.key_hash,
+                   .version = header.version,
+                   .stripe_index = header.stripe_index,
+                   .chunk_index = header.chunk_index};
+}
+
 }  // namespace shoal::object

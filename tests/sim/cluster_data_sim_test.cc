@@ -53,6 +53,7 @@ public:
     size_t size() const { return nodes_.size(); }
     bool up(size_t index) const { return nodes_[index].node != nullptr; }
     SimClient& client(size_t index) { return *nodes_[index].client; }
+    SimNetwork& network() { return network_; }
     node::Node& node(size_t index) { return *nodes_[index].node; }
 
     void crash(size_t index) {
@@ -370,6 +371,83 @@ TEST_CASE("sim: a put's own code places that many chunks, and reads back under i
     Result<wire::ErrorReply> missed = wire::decode_error(short_of_nodes.body.view());
     REQUIRE(missed.is_ok());
     CHECK(std::string(missed.value().message).find("10 needed") != std::string::npos);
+}
+
+TEST_CASE("sim: chunks handed off while their owner was cut off are handed back to it",
+          "[sim][cluster]") {
+    // Eight nodes, so that a stripe of six chunks has fallbacks.
+    constexpr size_t kNodes = 8;
+    constexpr size_t kVictim = 6;
+    DataCluster cluster(kNodes, /*seed=*/21);
+    REQUIRE(cluster.run_until(std::chrono::seconds(20), [&] { return cluster.converged(); }));
+
+    std::vector<HostPort> others;
+    for (size_t index = 0; index < kNodes; ++index) {
+        if (index != kVictim) others.push_back(node_address(static_cast<int>(index + 1)));
+    }
+    const std::vector<HostPort> victim = {node_address(static_cast<int>(kVictim + 1))};
+    cluster.network().cut(victim, others);
+
+    Prng prng(21);
+    std::vector<Buffer> objects;
+    uint64_t request = 1;
+    for (size_t index = 0; index < 12; ++index) {
+        Buffer object(100'000 + prng.below(100'000));
+        prng.fill(object.data(), object.size());
+        SimClient& client = cluster.client(index % kVictim);
+        const RequestId id{request++};
+        send_put(client, id, fmt::format("obj/{}", index), object.view());
+        REQUIRE(cluster.run_until(std::chrono::seconds(30),
+                                  [&] { return !client.frames(id).empty(); }));
+        INFO("put " << index);
+        REQUIRE(client.frames(id).front().header.kind == wire::FrameKind::kResponse);
+        objects.push_back(std::move(object));
+    }
+    const auto total = [&](auto&& figure) {
+        uint64_t sum = 0;
+        for (size_t index = 0; index < kNodes; ++index) {
+            sum += figure(cluster.node(index));
+        }
+        return sum;
+    };
+    // The victim's chunk of each stripe fails after the peer timeout, once the put has its
+    // quorum, and then goes to a fallback: wait until every stripe's has.
+    const auto held = [&] {
+        return total([](node::Node& node) { return node.hand_back().held(); });
+    };
+    const auto handed_off = [&] {
+        return total([](node::Node& node) { return node.operation_stats().chunks_handed_off; });
+    };
+    uint64_t last_seen = 0;
+    REQUIRE(cluster.run_until(std::chrono::seconds(30), [&] {
+        const uint64_t now = handed_off();
+        const bool settled = now > 0 && now == last_seen && held() == now;
+        last_seen = now;
+        return settled;
+    }));
+    const uint64_t held_for_victim = held();
+    CAPTURE(held_for_victim);
+
+    // Healed, the victim is seen alive again and every fallback hands its chunks back.
+    cluster.network().heal(victim, others);
+    REQUIRE(cluster.run_until(std::chrono::seconds(60), [&] { return held() == 0; }));
+    CHECK(total([](node::Node& node) { return node.hand_back().stats().handed_back; }) ==
+          held_for_victim);
+
+    // The victim's chunks are where reads look for them: with two other nodes down, every
+    // stripe needs them.
+    cluster.crash(0);
+    cluster.crash(1);
+    for (size_t index = 0; index < objects.size(); ++index) {
+        CAPTURE(index);
+        const RequestId id{request++};
+        Buffer frame;
+        wire::encode_request(id, wire::GetRequest{.key = fmt::format("obj/{}", index)}, frame);
+        cluster.client(kVictim).send(std::move(frame));
+        Result<Buffer> read = await_get(cluster, cluster.client(kVictim), id);
+        REQUIRE(read.is_ok());
+        CHECK(equal_bytes(read.value().view(), objects[index].view()));
+    }
 }
 
 }  // namespace

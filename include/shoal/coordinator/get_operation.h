@@ -60,9 +60,16 @@ public:
 
 private:
     struct StripeRead;
+    struct Assembled;
 
     void on_manifest(Result<std::optional<object::Manifest>> newest);
     void fetch_ahead();
+    void fetch_chunk(const std::shared_ptr<StripeRead>& stripe,
+                     uint32_t chunk_index,
+                     const NodeKey& node);
+    bool ask_owner_instead(const std::shared_ptr<StripeRead>& stripe,
+                           uint32_t chunk_index,
+                           const Status& status);
     void request_chunk(const std::shared_ptr<StripeRead>& stripe, uint32_t chunk_index);
     void on_chunk(const std::shared_ptr<StripeRead>& stripe,
                   uint32_t chunk_index,
@@ -82,7 +89,8 @@ private:
     std::optional<erasure::Codec> codec_;
     std::deque<std::shared_ptr<StripeRead>> reads_;  // In stripe order, not yet delivered.
     uint32_t next_fetch_ = 0;                        // The next stripe to start reading.
-    Hasher64 hasher_;
+    Hasher64 hasher_;             // The object's digest, over the stripes as they go out.
+    bool single_stripe_ = false;  // Then the stripe digest is the object's.
     bool finished_ = false;
 };
 

@@ -13,6 +13,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "shoal/base/bytes.h"
 #include "shoal/base/status.h"
@@ -56,5 +57,11 @@ private:
 // REQUIRES: 1 <= data.size() <= kChunksMax; every chunk is
 // StripeLayout{stripe_bytes, data.size()}.chunk_bytes() long.
 Status join_stripe(std::span<const ByteView> data, uint64_t stripe_bytes, Buffer& target);
+
+// The same check without the copy: the stripe's bytes as views of `data`, in order (the
+// padding cut off; a chunk that holds only padding contributes none), so a reader can send
+// them as they are. Same REQUIRES as join_stripe.
+Result<std::vector<ByteView>> stripe_payloads(std::span<const ByteView> data,
+                                              uint64_t stripe_bytes);
 
 }  // namespace shoal::erasure

@@ -34,6 +34,7 @@
 #include "shoal/coordinator/put_assembly.h"
 #include "shoal/coordinator/put_operation.h"
 #include "shoal/membership/swim.h"
+#include "shoal/node/hand_back.h"
 #include "shoal/node/peer_client.h"
 #include "shoal/node/peer_service.h"
 #include "shoal/runtime/runtime.h"
@@ -118,6 +119,7 @@ public:
     const coordinator::OperationStats& operation_stats() const { return operation_stats_; }
     const PeerServiceStats& peer_service_stats() const { return peer_service_->stats(); }
     const PeerClientStats& peer_client_stats() const { return peer_client_->stats(); }
+    const HandBack& hand_back() const { return *hand_back_; }
     // The layout operations place by; null until the node has started.
     const coordinator::Layout* layout() const { return layout_.get(); }
     storage::StoreStats store_stats() const { return store_.stats(); }
@@ -154,8 +156,8 @@ private:
         std::string key;
 
     private:
-        void send_reply_head(ByteView bytes, std::shared_ptr<const void> owner);
-        void send_data(ByteView bytes, std::shared_ptr<const void> owner);
+        void send_reply_head(ByteView bytes, const std::shared_ptr<const void>& owner);
+        void send_data(ByteView bytes, const std::shared_ptr<const void>& owner);
 
         Node& node_;
         runtime::ConnectionId connection_;
@@ -214,6 +216,10 @@ private:
     // node_cluster.cc: the client operations over the cluster.
     void rebuild_layout();
     std::optional<HostPort> address_of(const placement::NodeKey& node) const;
+    std::optional<placement::NodeKey> chunk_owner(std::string_view key,
+                                                  uint32_t stripe_index,
+                                                  uint32_t chunk_index) const;
+    bool is_alive(const placement::NodeKey& node) const;
     void on_put(runtime::ConnectionId id,
                 Connection& connection,
                 RequestId request,
@@ -275,6 +281,7 @@ private:
     std::unique_ptr<storage::LocalStore> local_;  // Over store_ or *disk_.
     std::unique_ptr<PeerService> peer_service_;
     std::unique_ptr<PeerClient> peer_client_;
+    std::unique_ptr<HandBack> hand_back_;
     std::shared_ptr<const coordinator::Layout> layout_;
     coordinator::OperationStats operation_stats_;
     // Gets running, at most gets_active_max(); the rest wait in arrival order.

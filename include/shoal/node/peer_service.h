@@ -102,6 +102,10 @@ public:
     // is stored), kInvalidArgument for a record over wire::kChunkRecordBytesMax or data over
     // wire::kChunkBytesMax, or the store's refusal (kResourceExhausted, kIoError).
     void put_chunk(ByteView record, Done done);
+    // Called with the header of every chunk newly stored (HandBack's note).
+    void on_chunk_stored(std::function<void(const object::ChunkHeader& header)> observer) {
+        chunk_stored_ = std::move(observer);
+    }
     // The same with the header and the data apart, as a coordinator holds them. `header` must
     // be exactly the encoded header (kInvalidArgument otherwise).
     void put_chunk(ByteView header, ByteView data, Done done);
@@ -191,6 +195,7 @@ private:
         defer([done = std::move(done), status = std::move(status)]() { done(status); });
     }
 
+    std::function<void(const object::ChunkHeader& header)> chunk_stored_;
     storage::LocalStore& store_;
     spdlog::logger& log_;
     // By manifest store key: the writes in flight, in ascending version order (a write starts

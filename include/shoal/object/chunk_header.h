@@ -28,6 +28,7 @@
 #include "shoal/object/layout.h"
 #include "shoal/object/limits.h"
 #include "shoal/object/manifest.h"
+#include "shoal/object/store_key.h"
 
 namespace shoal::object {
 
@@ -86,6 +87,9 @@ struct DecodedChunkHeader {
 // kChunkHeaderBytesMax bytes). kCorruption ("chunk: ...") for a short read, a wrong magic,
 // format or checksum, unknown flags, or any field that check_chunk_header would refuse.
 Result<DecodedChunkHeader> decode_chunk_header(ByteView stored);
+
+// The identity the header names: the chunk's store key is made from it.
+ChunkId chunk_id_of(const ChunkHeader& header);
 
 // kCorruption unless `data` is exactly header.chunk_bytes long and hashes to
 // header.chunk_checksum. Bytes that fail must never be used.

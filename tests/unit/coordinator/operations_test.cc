@@ -18,6 +18,7 @@
 namespace shoal::coordinator {
 namespace {
 
+using testing::FakeNode;
 using testing::FakePeers;
 
 constexpr uint32_t kStripeBytes = 64 * 1024;
@@ -235,6 +236,57 @@ TEST_CASE("chunks for a down owner go to a fallback the manifest names", "[coord
     auto [status, bytes] = cluster.get("k");
     REQUIRE(status.is_ok());
     CHECK(equal_bytes(bytes.view(), value.view()));
+}
+
+TEST_CASE("a chunk handed back to its owner is read there and collected there", "[coordinator]") {
+    Cluster cluster(8);
+    const NodeKey victim = cluster.layout->stripe_candidates("k", 0)[2];
+    cluster.peers.node(victim).down = true;
+    const Buffer value = random_bytes(9, kStripeBytes / 2);
+    Result<object::Manifest> written = cluster.put("k", value.view());
+    REQUIRE(written.is_ok());
+    // The stripe may be written before the handed-off chunk lands, so the manifest need not
+    // name it: look for it.
+    const std::string store_key = object::chunk_store_key({.key_hash = object::key_hash("k"),
+                                                           .version = written.value().version,
+                                                           .stripe_index = 0,
+                                                           .chunk_index = 2});
+    NodeKey fallback;
+    for (auto& [key, node] : cluster.peers.nodes()) {
+        if (node.chunks.contains(store_key)) fallback = key;
+    }
+    REQUIRE(fallback != NodeKey{});
+    REQUIRE(fallback != victim);
+
+    // Every manifest copy names the fallback, as when the hand-off landed first.
+    for (auto& [key, node] : cluster.peers.nodes()) {
+        for (auto& [manifest_key, manifest] : node.manifests) {
+            if (manifest.version == written.value().version) {
+                manifest.set_chunk_node(0, 2, object_node_key(fallback));
+            }
+        }
+    }
+
+    // What HandBack does once the owner is back: the chunk moves, the manifest stays.
+    cluster.peers.node(victim).down = false;
+    FakeNode& from = cluster.peers.node(fallback);
+    REQUIRE(from.chunks.contains(store_key));
+    cluster.peers.node(victim).chunks[store_key] = std::move(from.chunks[store_key]);
+    from.chunks.erase(store_key);
+
+    // Chunk 2 is a data chunk: not found where the manifest says, the get asks its owner and
+    // reads no parity.
+    const uint64_t unavailable = cluster.stats.chunks_unavailable;
+    auto [status, bytes] = cluster.get("k");
+    REQUIRE(status.is_ok());
+    CHECK(equal_bytes(bytes.view(), value.view()));
+    CHECK(cluster.stats.chunks_unavailable == unavailable);
+    CHECK(cluster.peers.node(victim).chunks.contains(store_key));
+
+    // A delete collects it where it now is.
+    REQUIRE(cluster.remove("k").is_ok());
+    CHECK(!cluster.peers.node(victim).chunks.contains(store_key));
+    CHECK(!cluster.peers.node(fallback).chunks.contains(store_key));
 }
 
 TEST_CASE("a put that cannot reach its quorum fails and says why", "[coordinator]") {

@@ -70,6 +70,16 @@ TEST_CASE("erasure: a split stripe joins back to the same bytes", "[unit][erasur
             REQUIRE(join_stripe(split.chunks(), stripe_bytes, joined).is_ok());
             REQUIRE(as_string_view(joined.view().first(6)) == "prefix");
             REQUIRE(equal_bytes(joined.view().subspan(6), stripe.view()));
+
+            // The payload views are the same bytes, in place, with no empty view among them.
+            Result<std::vector<ByteView>> payloads = stripe_payloads(split.chunks(), stripe_bytes);
+            REQUIRE(payloads.is_ok());
+            Buffer concatenated;
+            for (const ByteView payload : payloads.value()) {
+                REQUIRE(!payload.empty());
+                concatenated.append(payload);
+            }
+            REQUIRE(equal_bytes(concatenated.view(), stripe.view()));
         }
     }
 }
@@ -104,6 +114,7 @@ TEST_CASE("erasure: join refuses chunks with nonzero padding and appends nothing
     REQUIRE(status.code() == Code::kCorruption);
     CHECK(status.message() == "erasure: data chunk 3 of a 5-byte stripe has nonzero padding");
     CHECK(joined.size() == 1);
+    CHECK(stripe_payloads(views, 5).status().code() == Code::kCorruption);
     // The same chunks are a valid 8-byte stripe: the stripe size decides where padding is.
     REQUIRE(join_stripe(views, 8, joined).is_ok());
     CHECK(joined.size() == 9);
