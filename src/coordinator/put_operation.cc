@@ -171,7 +171,11 @@ void PutOperation::seal_stripe(bool is_last) {
     stripes_in_flight_ += 1;
     stripe->plain = std::move(filling_);
     filling_ = Buffer();
-    const uint64_t stripe_digest = hash64(stripe->plain.view());
+    // A one-stripe object's digest, checked as its bytes arrived, is its stripe's: no second
+    // pass over the stripe.
+    const uint64_t stripe_digest = is_last && stripe->index == 0 && object_digest_.has_value()
+                                           ? *object_digest_
+                                           : hash64(stripe->plain.view());
     stripe_digests_.push_back(stripe_digest);
     chunk_nodes_.resize(chunk_nodes_.size() + parameters_.scheme.chunk_count());
 
