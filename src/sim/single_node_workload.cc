@@ -55,6 +55,7 @@ private:
 
     Status step();
     Status put(bool abandon);
+    void send_put(RequestId request, const std::string& key, ByteView object, bool abandon);
     Status get_many(size_t count);
     Status check_get(const std::string& key, RequestId request);
     Status remove();
@@ -157,13 +158,11 @@ Status Workload::expect_error(RequestId request, Code code, std::string_view wha
     return Status::ok();
 }
 
-Status Workload::put(bool abandon) {
-    const std::string key = random_key();
-    Buffer object = random_object();
-    const RequestId request = next_request();
+// Pieces of random sizes, the first inside the request itself; an abandoned put never sends
+// its last piece.
+void Workload::send_put(RequestId request, const std::string& key, ByteView object, bool abandon) {
     const bool size_declared = prng_.chance(1, 2);
-    const uint64_t digest = hash64(object.view());
-    // Pieces of random sizes, the first inside the request itself.
+    const uint64_t digest = hash64(object);
     size_t offset = std::min<size_t>(object.size(), prng_.below(limits::kDataFrameBytesMax + 1));
     Buffer frame;
     wire::encode_request(
@@ -173,23 +172,31 @@ Status Workload::put(bool abandon) {
                     .object_bytes = size_declared ? object.size() : wire::kObjectBytesUnknown,
                     .piece = {.last = offset == object.size() && !abandon,
                               .digest = digest,
-                              .data = object.view().subspan(0, offset)},
+                              .data = object.subspan(0, offset)},
             },
             frame);
     client_.send(std::move(frame));
     while (offset < object.size()) {
         const size_t bytes = std::min<size_t>(object.size() - offset,
                                               1 + prng_.below(limits::kDataFrameBytesMax));
-        if (abandon && offset + bytes == object.size()) break;  // Never sends the last piece.
+        if (abandon && offset + bytes == object.size()) break;
         Buffer piece;
         wire::encode_put_piece(request,
                                wire::PutPiece{.last = offset + bytes == object.size(),
                                               .digest = digest,
-                                              .data = object.view().subspan(offset, bytes)},
+                                              .data = object.subspan(offset, bytes)},
                                piece);
         client_.send(std::move(piece));
         offset += bytes;
     }
+}
+
+Status Workload::put(bool abandon) {
+    const std::string key = random_key();
+    Buffer object = random_object();
+    const RequestId request = next_request();
+    const uint64_t digest = hash64(object.view());
+    send_put(request, key, object.view(), abandon);
     const uint64_t overhead = storage::MemoryStore::kObjectOverheadBytes + key.size();
     const bool fits = charged_bytes() + overhead + object.size() <= options_.memory_bytes;
     if (abandon) {
