@@ -76,6 +76,7 @@ Node::Node(const Options& options, runtime::Runtime& runtime, spdlog::logger& lo
             },
             [this](const placement::NodeKey& node) { return is_alive(node); },
             log);
+    peer_service_->on_version_seen([this](Version version) { clock_.observe(version.hlc); });
     peer_service_->on_chunk_stored(
             [this](const object::ChunkHeader& header) { hand_back_->note(header); });
     rebuild_layout();

@@ -254,6 +254,7 @@ void PeerService::put_manifest(ByteView manifest_bytes, ManifestPutDone done) {
         return;
     }
     const object::Manifest& manifest = decoded.value();
+    if (version_seen_) version_seen_(manifest.version);
     std::string key = object::manifest_store_key(manifest.key);
     const std::optional<Version> held = store_.version_of(key);
     if (held.has_value() && manifest.version <= *held) {

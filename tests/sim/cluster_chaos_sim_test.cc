@@ -25,9 +25,11 @@
 //
 // Known bugs, each pinned by a [!shouldfail] test at the end of this file and kept out of the
 // chaos run by a kKnownBug* switch (set it to false once the bug is fixed):
-//  - kKnownBugSameMillisecond: versions are the coordinator's HLC and nothing orders them
-//    across nodes, so a write acknowledged after another within the same millisecond, through
-//    a node with a lower id, gets an older version and loses to it.
+//  - kKnownBugSameMillisecond (narrowed; off): a write acknowledged after another within the
+//    same millisecond, through a node with a lower id, got an older version and lost to it.
+//    Peers now observe every manifest version they are sent, so a coordinator that owns the
+//    key's manifest issues a later one (the test below pins it). One that does not own it can
+//    still lose that race; 60 chaos seeds with the check strict saw no inversion.
 //  - kKnownBugIncompleteView: a node restarted while another is down never learns of that one
 //    and places by a smaller layout, so its puts and reads go to the wrong owners, and its
 //    HandBack may send a chunk to a node that is not its owner, where no read finds it. Calls
@@ -63,7 +65,7 @@ namespace {
 using testing::DataCluster;
 using testing::ObjectRead;
 
-constexpr bool kKnownBugSameMillisecond = true;
+constexpr bool kKnownBugSameMillisecond = false;
 constexpr bool kKnownBugIncompleteView = true;
 
 constexpr size_t kKeys = 30;
@@ -770,8 +772,8 @@ Buffer filled(size_t bytes, uint64_t seed) {
 // Nothing makes n1 observe n3's clock, though its put reads n3's manifest before it writes
 // (PutOperation::read_prior). The second acknowledged put is then invisible for good: every
 // get returns the first object.
-TEST_CASE("sim: known bug: a put acknowledged after another in the same millisecond loses to it",
-          "[sim][cluster][known_bug][!shouldfail]") {
+TEST_CASE("sim: a put acknowledged after another in the same millisecond is the newer",
+          "[sim][cluster]") {
     DataCluster cluster(fast_cluster(6));
     REQUIRE(cluster.run_until(std::chrono::seconds(30), [&] { return cluster.all_alive(); }));
     const Buffer first = filled(10, 1);

@@ -102,6 +102,12 @@ public:
     // is stored), kInvalidArgument for a record over wire::kChunkRecordBytesMax or data over
     // wire::kChunkBytesMax, or the store's refusal (kResourceExhausted, kIoError).
     void put_chunk(ByteView record, Done done);
+    // Called with the version of every manifest a peer sends, so the node's clock issues
+    // later versions than any it has stored (a put that follows another through this node
+    // then orders after it).
+    void on_version_seen(std::function<void(Version version)> observer) {
+        version_seen_ = std::move(observer);
+    }
     // Called with the header of every chunk newly stored (HandBack's note).
     void on_chunk_stored(std::function<void(const object::ChunkHeader& header)> observer) {
         chunk_stored_ = std::move(observer);
@@ -196,6 +202,7 @@ private:
     }
 
     std::function<void(const object::ChunkHeader& header)> chunk_stored_;
+    std::function<void(Version version)> version_seen_;
     storage::LocalStore& store_;
     spdlog::logger& log_;
     // By manifest store key: the writes in flight, in ascending version order (a write starts
