@@ -27,7 +27,8 @@
 # Knobs (environment): ROUNDS (1; medians are reported), DURATION_S seconds per measured
 # phase (10), SYSTEMS ("ceph shoal"), SHOAL_CONNECTIONS (16), SHOAL_DEPTH (1),
 # SHOAL_ENTRY_NODES how many nodes shoal-bench spreads its connections over (1: node 1 only;
-# up to 6 with --nodes), SHOAL_PORT (7400), SHOALD_EXTRA_FLAGS added to every shoald, CEPH_PORT
+# up to 6 with --nodes), SHOAL_PORT (7400), SHOAL_STORAGE the nodes' storage mode (memory, as
+# Ceph's memstore; disk keeps the data out of RSS), SHOALD_EXTRA_FLAGS added to every shoald, CEPH_PORT
 # the mon's port (40000; +1 too), CEPH_THREADS (16), CEPH_MAX_RAW_BYTES the raw bytes (after
 # EC) one rados write may store (4 GiB; bench.sh's RAM guard), SMALL_KEYS and BIG_KEYS shoal's
 # key spaces when Ceph did not run in the round (10000, 512), STEP_TIMEOUT seconds per
@@ -53,6 +54,7 @@ shoal_depth="${SHOAL_DEPTH:-1}"
 shoal_entry_nodes="${SHOAL_ENTRY_NODES:-1}"
 shoal_port="${SHOAL_PORT:-7400}"
 shoald_extra_flags="${SHOALD_EXTRA_FLAGS:-}"
+shoal_storage="${SHOAL_STORAGE:-memory}"
 ceph_port="${CEPH_PORT:-40000}"
 ceph_threads="${CEPH_THREADS:-16}"
 ceph_max_raw_bytes="${CEPH_MAX_RAW_BYTES:-4294967296}"
@@ -386,7 +388,7 @@ ceph_measure() {
     ceph_down
 }
 
-# --- shoal: scripts/cluster.sh, 6 memory-mode nodes ------------------------------------------
+# --- shoal: scripts/cluster.sh, 6 nodes, memory mode unless SHOAL_STORAGE says disk ------------------------------------------
 
 shoal_cluster_dir="$work/shoal-cluster"
 shoald_flags=""  # set per round, from the key spaces
@@ -471,11 +473,10 @@ shoal_measure() {
     [ -n "$big_keys" ] && [ "$big_keys" -gt 0 ] || big_keys="$big_keys_default"
     add_sample shoal_4k_objects "$small_keys"
     add_sample shoal_4m_objects "$big_keys"
-    # Each node's budget: twice every byte of the run, in case one node gets them all (as today,
-    # when the node a client talks to stores its puts itself) and an overwrite holds the old and
-    # the new copy for a moment. A budget, not an allocation.
+    # Each node's budget: twice every byte of the run, in case placement skews and an overwrite
+    # holds the old and the new copy for a moment. A budget, not an allocation.
     memory_bytes=$((2 * (small_keys * small_bytes + big_keys * big_bytes) + (256 << 20)))
-    shoald_flags="--storage memory --memory-bytes $memory_bytes${shoald_extra_flags:+ $shoald_extra_flags}"
+    shoald_flags="--storage $shoal_storage --memory-bytes $memory_bytes${shoald_extra_flags:+ $shoald_extra_flags}"
 
     if [ "$in_namespace" = 0 ]; then
         for index in $(seq 1 "$node_count"); do
@@ -483,7 +484,7 @@ shoal_measure() {
                 fail "$(shoal_host "$index"):$shoal_port is in use: set SHOAL_PORT"
         done
     fi
-    log "round $round of $rounds: shoal up ($node_count memory-mode nodes)"
+    log "round $round of $rounds: shoal up ($node_count $shoal_storage-mode nodes)"
     shoal_running=1
     cluster up "$node_count" || fail "scripts/cluster.sh up $node_count failed (see $work/cluster.log)"
     cluster wait-converged "$node_count" 60 ||
@@ -580,7 +581,7 @@ if want ceph; then
         "$ec_plugin), rados bench -t $ceph_threads, $duration_s s per phase"
 fi
 if want shoal; then
-    echo "shoal: $node_count memory-mode nodes (scripts/cluster.sh), shoal-bench" \
+    echo "shoal: $node_count $shoal_storage-mode nodes (scripts/cluster.sh), shoal-bench" \
         "$shoal_connections connections x depth $shoal_depth through $shoal_entry_nodes" \
         "node(s), $duration_s s per phase"
     echo "shoal binaries: $binaries_note"
