@@ -232,9 +232,9 @@ void Swim::locate_self() {
     self_index_ = static_cast<size_t>(self - members_.data());
 }
 
-Member* Swim::insert_member(const MemberUpdate& update) {
+Member* Swim::insert_member(const MemberUpdate& update, MemberState state) {
     SHOAL_ASSERT(find(update.member) == nullptr);
-    SHOAL_ASSERT(update.state == MemberState::kAlive);
+    SHOAL_ASSERT(state == MemberState::kAlive || state == MemberState::kSuspect);
     if (members_.size() >= options_.members_max) {
         stats_.updates_refused += 1;
         return nullptr;
@@ -249,7 +249,7 @@ Member* Swim::insert_member(const MemberUpdate& update) {
                             .zone = std::string(update.zone),
                             .capacity_weight = update.capacity_weight,
                     },
-            .state = MemberState::kAlive,
+            .state = state,
             .incarnation = update.incarnation,
             .last_heard = now_,
             .state_since = now_,

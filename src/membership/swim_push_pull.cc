@@ -47,7 +47,10 @@ Result<std::optional<Buffer>> Swim::on_push_pull(Instant now, ByteView bytes) {
 }
 
 // Another member's view, merged as memberlist's mergeState does: its dead members become our
-// suspects, not our dead, so a member that is alive has the usual time to refute.
+// suspects, not our dead, so a member that is alive has the usual time to refute. Unlike
+// memberlist, a suspect or dead member we do not know is learned (as a suspect): placement
+// counts members that are down, so a node that restarted while one was down must know it to
+// place data where the rest of the cluster does.
 void Swim::merge_state(const PushPull& state) {
     note_sender(state.header);
     for (const MemberUpdate& record : state.members) {
@@ -63,6 +66,10 @@ void Swim::merge_record(const MemberUpdate& record, MemberId sender) {
             return;
         case MemberState::kSuspect:
         case MemberState::kDead:
+            if (record.member != self_id_ && find(record.member) == nullptr) {
+                learn_suspect(record, sender);
+                return;
+            }
             apply_suspect(record.member, record.incarnation, sender);
             return;
         case MemberState::kLeft:
@@ -72,6 +79,16 @@ void Swim::merge_record(const MemberUpdate& record, MemberId sender) {
             break;  // decode_push_pull refuses it.
     }
     SHOAL_ASSERT(false);
+}
+
+void Swim::learn_suspect(const MemberUpdate& record, MemberId sender) {
+    Member* member = insert_member(record, MemberState::kSuspect);
+    if (member == nullptr) return;  // Full; counted.
+    emit(MemberEventKind::kJoined, *member);
+    add_probe_candidate(member->id());
+    start_suspicion(*member, sender);
+    emit(MemberEventKind::kSuspect, *member);
+    broadcast(*member, sender);
 }
 
 void Swim::start_push_pull(const HostPort& target, bool join) {

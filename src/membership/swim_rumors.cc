@@ -48,7 +48,7 @@ void Swim::apply_alive(const MemberUpdate& update) {
     }
     Member* member = find_mutable(update.member);
     if (member == nullptr) {
-        member = insert_member(update);
+        member = insert_member(update, MemberState::kAlive);
         if (member == nullptr) return;  // Full; counted.
         emit(MemberEventKind::kJoined, *member);
         add_probe_candidate(member->id());

@@ -264,7 +264,8 @@ private:
     Member* find_mutable(MemberId id);
     Member& self_mutable();
     void locate_self();
-    Member* insert_member(const MemberUpdate& update);
+    // Takes the identity from `update`, and `state` (alive or suspect) as given.
+    Member* insert_member(const MemberUpdate& update, MemberState state);
     void set_state(Member& member, MemberState state);
     void emit(MemberEventKind kind, const Member& member);
     void count_live();
@@ -315,6 +316,7 @@ private:
     Buffer encode_state(bool join, bool reply) const;
     void merge_state(const PushPull& state);
     void merge_record(const MemberUpdate& record, MemberId sender);
+    void learn_suspect(const MemberUpdate& record, MemberId sender);
     void start_push_pull(const HostPort& target, bool join);
     void tick_push_pull();
     void tick_join();

@@ -586,6 +586,43 @@ TEST_CASE("swim: joins and push-pulls exchange and merge the whole state", "[uni
     }
 }
 
+// Placement counts members that are down, so a node that restarted while one was down must
+// learn of it from the push-pull that rejoins it.
+TEST_CASE("swim: a push-pull teaches a dead member we never knew, as a suspect", "[unit][swim]") {
+    Swim swim(quiet(), identity_of(1), /*seed=*/1, at(0));
+    meet(swim, at(0), {2});
+    take_events(swim);
+    PushPull remote{.header = {.kind = PacketKind::kPushPull,
+                               .cluster = cluster_hash("shoal"),
+                               .sender = id_of(2)},
+                    .reply = true};
+    remote.members.push_back(alive(2, 0));
+    MemberUpdate dead = alive(7, 3);
+    dead.state = MemberState::kDead;
+    remote.members.push_back(dead);
+    Buffer bytes;
+    encode_push_pull(remote, bytes);
+    REQUIRE(swim.on_push_pull(at(10), bytes.view()).is_ok());
+
+    const Member* learned = swim.find(id_of(7));
+    REQUIRE(learned != nullptr);
+    REQUIRE(learned->state == MemberState::kSuspect);
+    REQUIRE(learned->incarnation == Incarnation{3});
+    REQUIRE(learned->identity.name == identity_of(7).name);
+    REQUIRE(learned->identity.address.port == identity_of(7).address.port);
+    const std::vector<MemberEvent> events = take_events(swim);
+    REQUIRE(events.size() == 2);
+    REQUIRE(events[0].kind == MemberEventKind::kJoined);
+    REQUIRE(events[1].kind == MemberEventKind::kSuspect);
+    // Nobody refutes: it is dead here too once its suspicion runs out.
+    Instant now = at(10);
+    tick_until(swim, now, at(60'000));
+    REQUIRE(state_of(swim, 7) == MemberState::kDead);
+    // A member that is in fact alive refutes at a higher incarnation, as for any suspicion.
+    deliver(swim, now, {.sender = 2, .updates = {alive(7, 4)}});
+    REQUIRE(state_of(swim, 7) == MemberState::kAlive);
+}
+
 TEST_CASE("swim: the dead depart after the grace period and are then forgotten", "[unit][swim]") {
     Swim::Options options = quiet();
     options.departure_grace = seconds(10);
