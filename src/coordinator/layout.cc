@@ -34,9 +34,21 @@ std::vector<NodeKey> Layout::manifest_owners(std::string_view key) const {
     return {owners.begin(), owners.begin() + manifest_replicas_};
 }
 
+uint32_t Layout::stripe_partition(std::string_view key, uint32_t stripe_index) const {
+    return static_cast<uint32_t>((uint64_t{partition_of(key)} + stripe_index) %
+                                 table_->partition_count());
+}
+
+std::optional<NodeKey> Layout::chunk_owner(std::string_view key,
+                                           uint32_t stripe_index,
+                                           uint32_t chunk_index) const {
+    const std::span<const NodeKey> owners = table_->owners(stripe_partition(key, stripe_index));
+    if (chunk_index >= owners.size()) return std::nullopt;
+    return owners[chunk_index];
+}
+
 std::vector<NodeKey> Layout::stripe_candidates(std::string_view key, uint32_t stripe_index) const {
-    const uint32_t partition = static_cast<uint32_t>((uint64_t{partition_of(key)} + stripe_index) %
-                                                     table_->partition_count());
+    const uint32_t partition = stripe_partition(key, stripe_index);
     const std::span<const NodeKey> owners = table_->owners(partition);
     std::vector<NodeKey> candidates(owners.begin(), owners.end());
     struct Fallback {

@@ -65,14 +65,11 @@ std::optional<HostPort> Node::address_of(const placement::NodeKey& node) const {
 std::optional<placement::NodeKey> Node::chunk_owner(std::string_view key,
                                                     uint32_t stripe_index,
                                                     uint32_t chunk_index) const {
-    if (layout_ == nullptr || chunk_index >= layout_->table().owners_per_partition()) {
-        return std::nullopt;
-    }
-    const std::vector<placement::NodeKey> candidates =
-            layout_->stripe_candidates(key, stripe_index);
-    SHOAL_ASSERT(chunk_index < candidates.size());
-    if (candidates[chunk_index] == layout_->self()) return std::nullopt;
-    return candidates[chunk_index];
+    if (layout_ == nullptr) return std::nullopt;
+    const std::optional<placement::NodeKey> owner =
+            layout_->chunk_owner(key, stripe_index, chunk_index);
+    if (owner == layout_->self()) return std::nullopt;
+    return owner;
 }
 
 bool Node::is_alive(const placement::NodeKey& node) const {

@@ -81,8 +81,15 @@ public:
     // stripe's partition first (chunk i goes to the i-th), then the others as fallbacks, in an
     // order drawn from the partition so that fallbacks spread.
     std::vector<NodeKey> stripe_candidates(std::string_view key, uint32_t stripe_index) const;
+    // The owner of a stripe's chunk `chunk_index` (stripe_candidates' entry of that index,
+    // without ranking the fallbacks); nullopt past the partition's owners.
+    std::optional<NodeKey> chunk_owner(std::string_view key,
+                                       uint32_t stripe_index,
+                                       uint32_t chunk_index) const;
 
 private:
+    uint32_t stripe_partition(std::string_view key, uint32_t stripe_index) const;
+
     std::shared_ptr<const placement::PartitionTable> table_;
     NodeKey self_;
     uint32_t manifest_replicas_;

@@ -220,6 +220,20 @@ TEST_CASE("a corrupted or missing chunk is treated as missing and counted", "[co
     CHECK(cluster.stats.stripes_degraded == 1);
 }
 
+TEST_CASE("a chunk's owner is the stripe candidate of its index", "[coordinator]") {
+    Cluster cluster(9);
+    const uint32_t owners = cluster.layout->table().owners_per_partition();
+    for (const char* key : {"k", "photos/cat.jpg", ""}) {
+        for (uint32_t stripe = 0; stripe < 40; ++stripe) {
+            const std::vector<NodeKey> candidates = cluster.layout->stripe_candidates(key, stripe);
+            for (uint32_t chunk = 0; chunk < owners; ++chunk) {
+                CHECK(cluster.layout->chunk_owner(key, stripe, chunk) == candidates[chunk]);
+            }
+            CHECK_FALSE(cluster.layout->chunk_owner(key, stripe, owners).has_value());
+        }
+    }
+}
+
 TEST_CASE("chunks for a down owner go to a fallback the manifest names", "[coordinator]") {
     Cluster cluster(8);
     // Stripe 0 shares the manifest's partition: losing one of its owners leaves 5 of 6
