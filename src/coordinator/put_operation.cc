@@ -1,6 +1,7 @@
 #include "shoal/coordinator/put_operation.h"
 
 #include <algorithm>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -141,7 +142,11 @@ Status PutOperation::on_data(ByteView data) {
 }
 
 bool PutOperation::wants_data() const {
-    return !finished_ && stripes_in_flight_ < kStripesInFlightMax;
+    return !finished_ && stripes_in_flight_ < kStripesInFlightMax && !waits_for_version();
+}
+
+bool PutOperation::waits_for_version() const {
+    return !finished_ && !prior_known_ && (!sealed_.empty() || inline_ready_);
 }
 
 void PutOperation::on_end(uint64_t object_digest) {
@@ -151,8 +156,8 @@ void PutOperation::on_end(uint64_t object_digest) {
     const bool small = received_bytes_ <= parameters_.inline_bytes_max || received_bytes_ == 0;
     if (stripes_sealed_ == 0 && small) {
         manifest_started_ = true;
-        write_and_settle(object::inline_manifest(
-                parameters_.key, parameters_.version, parameters_.created_ms, filling_.view()));
+        inline_ready_ = true;
+        write_inline();
         return;
     }
     if (!filling_.empty()) seal_stripe(true);
@@ -164,13 +169,35 @@ void PutOperation::cancel() {
     discard_chunks();
 }
 
+void PutOperation::write_inline() {
+    if (finished_ || !inline_ready_ || !prior_known_) return;
+    inline_ready_ = false;
+    write_and_settle(object::inline_manifest(
+            parameters_.key, parameters_.version, parameters_.created_ms, filling_.view()));
+}
+
 void PutOperation::seal_stripe(bool is_last) {
-    auto stripe = std::make_shared<Stripe>();
-    stripe->index = stripes_sealed_;
+    sealed_.push_back(SealedStripe{
+            .plain = std::move(filling_), .index = stripes_sealed_, .is_last = is_last});
+    filling_ = Buffer();
     stripes_sealed_ += 1;
     stripes_in_flight_ += 1;
-    stripe->plain = std::move(filling_);
-    filling_ = Buffer();
+    send_sealed();
+}
+
+// Chunks carry the put's version, so none leaves before read_prior has chosen it.
+void PutOperation::send_sealed() {
+    if (finished_ || !prior_known_) return;
+    for (SealedStripe& sealed : sealed_) {
+        send_stripe(std::move(sealed.plain), sealed.index, sealed.is_last);
+    }
+    sealed_.clear();
+}
+
+void PutOperation::send_stripe(Buffer plain, uint32_t stripe_index, bool is_last) {
+    auto stripe = std::make_shared<Stripe>();
+    stripe->index = stripe_index;
+    stripe->plain = std::move(plain);
     // A one-stripe object's digest, checked as its bytes arrived, is its stripe's: no second
     // pass over the stripe.
     const uint64_t stripe_digest = is_last && stripe->index == 0 && object_digest_.has_value()
@@ -349,7 +376,9 @@ void PutOperation::write_and_settle(const object::Manifest& manifest) {
     write_manifest(peers_, *layout_, manifest, what(), stats_, std::move(callbacks));
 }
 
-// The newest version before this put, to collect once this put's manifest is everywhere.
+// The newest version before this put: this put's version must be later (a put acknowledged
+// before this one began is on a write quorum, which this read quorum meets, whatever the
+// clocks say), and once this put's manifest is everywhere that version's chunks go.
 void PutOperation::read_prior() {
     read_manifest(peers_,
                   *layout_,
@@ -361,11 +390,23 @@ void PutOperation::read_prior() {
                           self->prior_ = std::move(*newest.value());
                       }
                       self->prior_known_ = true;
+                      self->choose_version();
+                      self->send_sealed();
+                      self->write_inline();
+                      if (self->resume_) self->resume_();
                       self->maybe_collect();
                   });
 }
 
-// Only a strictly older version: the read may have found this put's own manifest.
+// As a tombstone beats the version it deletes (metadata_operations.cc). A failed read leaves
+// the clock's version: the write quorum, larger than the read quorum, will fail as well.
+void PutOperation::choose_version() {
+    if (!prior_.has_value() || prior_->version < parameters_.version) return;
+    if (prior_->version.hlc == std::numeric_limits<uint64_t>::max()) return;
+    parameters_.version.hlc = prior_->version.hlc + 1;
+}
+
+// Only a strictly older version, though choose_version has made sure of it.
 void PutOperation::maybe_collect() {
     if (!prior_known_ || !settled_everywhere_ || !prior_.has_value()) return;
     if (!(prior_->version < parameters_.version)) return;

@@ -175,7 +175,6 @@ void Node::apply_piece(runtime::ConnectionId id,
     if (pending.assembly.is_complete()) {
         pending.complete = true;
         pending.operation->on_end(pending.assembly.digest());
-        return;
     }
     update_receiving(id, connection);
 }
@@ -200,7 +199,8 @@ void Node::put_done(runtime::ConnectionId id, RequestId request, Result<object::
     if (shutting_down_) finish_shutdown_if_drained();
 }
 
-// A put whose operation has stripes enough in flight stops reading its client until one lands.
+// A put whose operation has stripes enough in flight, or waits for its version, stops reading
+// its client until that changes.
 void Node::resume_connection(runtime::ConnectionId id) {
     auto found = connections_.find(id);
     if (found != connections_.end()) update_receiving(id, found->second);
@@ -208,7 +208,8 @@ void Node::resume_connection(runtime::ConnectionId id) {
 
 bool Node::puts_want_data(const Connection& connection) {
     return std::all_of(connection.puts.begin(), connection.puts.end(), [](const auto& put) {
-        return put.second.complete || put.second.operation->wants_data();
+        const coordinator::PutOperation& operation = *put.second.operation;
+        return put.second.complete ? !operation.waits_for_version() : operation.wants_data();
     });
 }
 

@@ -36,6 +36,7 @@ public:
         object::Scheme scheme{.k = 4, .m = 2};
         uint32_t stripe_bytes = 4 << 20;
         uint32_t inline_bytes_max = object::kInlineBytesMax;
+        // From the node's clock; raised past the key's newest version if that is not older.
         Version version;
         uint64_t created_ms = 0;
     };
@@ -59,8 +60,12 @@ public:
     Status on_data(ByteView data);
     // The client's last byte has arrived and the object's digest checked.
     void on_end(uint64_t object_digest);
-    // False while kStripesInFlightMax stripes wait for their quorums.
+    // False while kStripesInFlightMax stripes wait for their quorums, or while the put waits
+    // for its version.
     bool wants_data() const;
+    // Whether bytes the client sent wait, unsent, for the version (chosen once the key's newest
+    // version is read): the client should be paused, since nothing else bounds them.
+    bool waits_for_version() const;
     // The client went away: nothing more is sent, `done` is not called.
     void cancel();
 
@@ -76,7 +81,17 @@ private:
     struct Stripe;
     struct ChunkSlot;
 
+    // A full stripe (or the last) waits in sealed_ until the version is chosen.
+    struct SealedStripe {
+        Buffer plain;
+        uint32_t index = 0;
+        bool is_last = false;
+    };
+
+    void write_inline();
     void seal_stripe(bool is_last);
+    void send_sealed();
+    void send_stripe(Buffer plain, uint32_t stripe_index, bool is_last);
     void send_chunk(const std::shared_ptr<Stripe>& stripe, uint32_t chunk_index);
     void on_chunk_written(const std::shared_ptr<Stripe>& stripe,
                           uint32_t chunk_index,
@@ -86,6 +101,7 @@ private:
     void maybe_write_manifest();
     void write_and_settle(const object::Manifest& manifest);
     void read_prior();
+    void choose_version();
     void maybe_collect();
     void fail(Status status);
     void discard_chunks();
@@ -101,6 +117,8 @@ private:
     std::function<void()> resume_;
 
     Buffer filling_;  // The stripe being filled.
+    std::vector<SealedStripe> sealed_;
+    bool inline_ready_ = false;  // An inline manifest waits for the version.
     uint64_t received_bytes_ = 0;
     uint32_t stripes_sealed_ = 0;
     uint32_t stripes_in_flight_ = 0;
@@ -108,8 +126,8 @@ private:
     std::vector<NodeKey> chunk_nodes_;       // Stripe-major, as the manifest keeps them.
     std::optional<uint64_t> object_digest_;  // Set by on_end.
     bool manifest_started_ = false;
-    // Garbage collection: the version this put supersedes, read as the put starts, and
-    // whether every manifest owner holds this put's manifest.
+    // The version this put supersedes, read as the put starts: this put's version is chosen
+    // after it, and it is collected once every manifest owner holds this put's manifest.
     bool prior_known_ = false;
     std::optional<object::Manifest> prior_;
     bool settled_everywhere_ = false;
