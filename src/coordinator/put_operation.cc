@@ -125,7 +125,10 @@ Status PutOperation::on_data(ByteView data) {
                             parameters_.scheme.k,
                             parameters_.scheme.m,
                             parameters_.stripe_bytes));
-        fail(too_big);
+        // The caller replies with it: `done` must not run inside this call, where the caller
+        // still holds the put.
+        finished_ = true;
+        discard_chunks();
         return too_big;
     }
     while (!data.empty()) {

@@ -56,7 +56,8 @@ public:
                                                        std::function<void()> resume);
 
     // Takes the client's next bytes (copied into the stripe being filled). Returns the put's
-    // failure if it has already failed (then `done` has run or will).
+    // failure if it has already failed (then `done` has run or will), or if these bytes take
+    // it past what one manifest describes (then `done` never runs: the caller reports it).
     Status on_data(ByteView data);
     // The client's last byte has arrived and the object's digest checked.
     void on_end(uint64_t object_digest);
