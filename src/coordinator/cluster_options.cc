@@ -7,6 +7,7 @@
 
 #include "shoal/base/limits.h"
 #include "shoal/coordinator/get_operation.h"
+#include "shoal/coordinator/put_operation.h"
 
 namespace shoal::coordinator {
 namespace {
@@ -68,6 +69,14 @@ uint32_t gets_active_max(const ClusterOptions& options) {
                              stripe_bytes_for(options.scheme, options.stripe_bytes);
     return static_cast<uint32_t>(std::clamp<uint64_t>(
             options.get_buffer_bytes / per_get, 2, limits::kConnectionRequestsMax));
+}
+
+uint32_t puts_active_max(const ClusterOptions& options) {
+    const uint64_t stripe_bytes = stripe_bytes_for(options.scheme, options.stripe_bytes);
+    const uint64_t encoded_bytes = stripe_bytes * options.scheme.chunk_count() / options.scheme.k;
+    const uint64_t per_put = PutOperation::kStripesInFlightMax * encoded_bytes + stripe_bytes;
+    return static_cast<uint32_t>(std::clamp<uint64_t>(
+            options.put_buffer_bytes / per_put, 2, limits::kConnectionRequestsMax));
 }
 
 Status ClusterOptions::validate() const {

@@ -109,6 +109,7 @@ storage::DiskStoreStats Node::disk_stats() const {
 }
 
 void Node::on_turn_end() {
+    start_waiting_puts();
     local_->on_turn_end();
     peer_service_->on_turn_end();
     peer_client_->on_turn_end();
@@ -152,10 +153,6 @@ void Node::on_closed(runtime::ConnectionId connection, const Status& reason) {
     if (found == connections_.end()) return;
     // The runtime closes a connection whose framing broke with kInvalidArgument.
     if (reason.code() == Code::kInvalidArgument) stats_.frames_rejected += 1;
-    // Their operations stop sending; no manifest of theirs was written, so nothing is visible.
-    for (auto& [request, put] : found->second.puts) {
-        put.operation->cancel();
-    }
     cancel_gets(found->second);
     if (!found->second.puts.empty()) {
         stats_.puts_abandoned += found->second.puts.size();
@@ -165,6 +162,8 @@ void Node::on_closed(runtime::ConnectionId connection, const Status& reason) {
                   found->second.puts.size(),
                   reason.is_ok() ? "closed" : reason.message());
     }
+    // Their operations stop sending; no manifest of theirs was written, so nothing is visible.
+    cancel_puts(found->second);
     connections_.erase(found);
     start_waiting_gets();
     if (shutting_down_) finish_shutdown_if_drained();
@@ -435,7 +434,6 @@ void Node::on_tick() {
         puts_failed += connection.puts.size();
         gets_failed += connection.gets.size();
         for (const auto& [request, put] : connection.puts) {
-            put.operation->cancel();
             reply_error(id,
                         request,
                         wire::Opcode::kPut,
@@ -449,7 +447,7 @@ void Node::on_tick() {
                         Status::unavailable("the node shut down before the get finished"));
         }
         stats_.puts_abandoned += connection.puts.size();
-        connection.puts.clear();
+        cancel_puts(connection);
         connection.gets.clear();
     }
     if (puts_failed + gets_failed > 0) {

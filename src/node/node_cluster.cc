@@ -90,17 +90,71 @@ void Node::on_put(runtime::ConnectionId id,
         abort_put(connection, request, !put.piece.last);
         return;
     }
+    if (puts_active_ >= coordinator::puts_active_max(options_.cluster)) {
+        wait_for_put_buffer(id, connection, request, put);
+        return;
+    }
+    auto [position, inserted] = connection.puts.emplace(
+            request, PendingPut{.assembly = coordinator::PutAssembly(put.key, put.object_bytes)});
+    SHOAL_ASSERT(inserted);
+    start_put(id, connection, position, put.redundancy, put.piece);
+}
+
+// The put buffer is full: the put waits, its first piece kept, and its client is not read
+// until it starts (update_receiving), so what waits is one piece per connection. A client
+// that has another put's pieces still to send cannot be paused without stalling that put,
+// which holds part of the buffer: its new put is refused instead.
+void Node::wait_for_put_buffer(runtime::ConnectionId id,
+                               Connection& connection,
+                               RequestId request,
+                               const wire::PutRequest& put) {
+    const bool interleaved = std::any_of(connection.puts.begin(),
+                                         connection.puts.end(),
+                                         [](const auto& other) { return !other.second.complete; });
+    if (interleaved) {
+        stats_.puts_refused_busy += 1;
+        reply_error(id,
+                    request,
+                    wire::Opcode::kPut,
+                    Status::resource_exhausted(fmt::format(
+                            "put {}: the node's put buffer is full and this connection is still "
+                            "sending another put; send one put's pieces at a time, or retry",
+                            put.key)));
+        abort_put(connection, request, !put.piece.last);
+        return;
+    }
+    stats_.puts_waited += 1;
+    connection.puts.emplace(
+            request,
+            PendingPut{.assembly = coordinator::PutAssembly(put.key, put.object_bytes),
+                       .waiting = WaitingPut{.redundancy = put.redundancy,
+                                             .data = Buffer(put.piece.data),
+                                             .last = put.piece.last,
+                                             .digest = put.piece.digest}});
+    puts_waiting_.emplace_back(id, request);
+    update_receiving(id, connection);
+}
+
+// A put's stripes count against the node's put buffer from here until erase_put.
+void Node::start_put(runtime::ConnectionId id,
+                     Connection& connection,
+                     PutMap::iterator put,
+                     wire::PutRedundancy redundancy,
+                     const wire::PutPiece& first) {
+    const RequestId request = put->first;
+    const std::string& key = put->second.assembly.key();
+    const uint64_t declared = put->second.assembly.declared_bytes();
     // The put's own code if it asks for one (shoal put --ec / --replicas); PutOperation::start
     // refuses one the object format cannot hold.
-    const object::Scheme scheme = put.redundancy.is_default()
-                                          ? options_.cluster.scheme
-                                          : object::Scheme{.k = put.redundancy.data_chunks,
-                                                           .m = put.redundancy.parity_chunks};
+    const object::Scheme scheme =
+            redundancy.is_default()
+                    ? options_.cluster.scheme
+                    : object::Scheme{.k = redundancy.data_chunks, .m = redundancy.parity_chunks};
     coordinator::PutOperation::Parameters parameters{
-            .key = std::string(put.key),
-            .declared_bytes = put.object_bytes == wire::kObjectBytesUnknown
+            .key = key,
+            .declared_bytes = declared == wire::kObjectBytesUnknown
                                       ? std::nullopt
-                                      : std::optional<uint64_t>(put.object_bytes),
+                                      : std::optional<uint64_t>(declared),
             .scheme = scheme,
             .stripe_bytes = coordinator::stripe_bytes_for(scheme, options_.cluster.stripe_bytes),
             .inline_bytes_max = options_.cluster.inline_bytes_max,
@@ -118,15 +172,46 @@ void Node::on_put(runtime::ConnectionId id,
             [this, id] { resume_connection(id); });
     if (!started.is_ok()) {
         reply_error(id, request, wire::Opcode::kPut, started.status());
-        abort_put(connection, request, !put.piece.last);
+        erase_put(connection, put);
+        abort_put(connection, request, !first.last);
+        update_receiving(id, connection);
         return;
     }
-    auto [position, inserted] = connection.puts.emplace(
-            request,
-            PendingPut{.assembly = coordinator::PutAssembly(put.key, put.object_bytes),
-                       .operation = started.value()});
-    SHOAL_ASSERT(inserted);
-    apply_piece(id, connection, position, put.piece);
+    put->second.operation = started.value();
+    puts_active_ += 1;
+    stats_.puts_active_peak = std::max<uint64_t>(stats_.puts_active_peak, puts_active_);
+    apply_piece(id, connection, put, first);
+}
+
+// Run at the turn's end, not where a put finishes, so that no put starts inside another's
+// callbacks. Waiting puts whose client has gone meanwhile are passed over.
+void Node::start_waiting_puts() {
+    while (!puts_waiting_.empty() &&
+           puts_active_ < coordinator::puts_active_max(options_.cluster)) {
+        const auto [id, request] = puts_waiting_.front();
+        puts_waiting_.pop_front();
+        auto connection = connections_.find(id);
+        if (connection == connections_.end()) continue;
+        auto put = connection->second.puts.find(request);
+        if (put == connection->second.puts.end() || !put->second.waiting.has_value()) continue;
+        WaitingPut waiting = std::move(*put->second.waiting);
+        put->second.waiting.reset();
+        start_put(id,
+                  connection->second,
+                  put,
+                  waiting.redundancy,
+                  wire::PutPiece{.last = waiting.last,
+                                 .digest = waiting.digest,
+                                 .data = waiting.data.view()});
+    }
+}
+
+void Node::erase_put(Connection& connection, PutMap::iterator put) {
+    if (put->second.operation != nullptr) {
+        SHOAL_ASSERT(puts_active_ > 0);
+        puts_active_ -= 1;
+    }
+    connection.puts.erase(put);
 }
 
 void Node::on_put_piece(runtime::ConnectionId id,
@@ -148,9 +233,17 @@ void Node::on_put_piece(runtime::ConnectionId id,
     reject_frame(id, Status::invalid_argument("put: a piece for a request that is not a put"));
 }
 
+void Node::cancel_puts(Connection& connection) {
+    while (!connection.puts.empty()) {
+        const auto put = connection.puts.begin();
+        if (put->second.operation != nullptr) put->second.operation->cancel();
+        erase_put(connection, put);
+    }
+}
+
 void Node::apply_piece(runtime::ConnectionId id,
                        Connection& connection,
-                       std::map<RequestId, PendingPut>::iterator put,
+                       PutMap::iterator put,
                        const wire::PutPiece& piece) {
     const RequestId request = put->first;
     PendingPut& pending = put->second;
@@ -164,7 +257,7 @@ void Node::apply_piece(runtime::ConnectionId id,
                             to_u64(request),
                             status.message());
         reply_error(id, request, wire::Opcode::kPut, status);
-        connection.puts.erase(put);
+        erase_put(connection, put);
         abort_put(connection, request, !piece.last);
         if (shutting_down_) finish_shutdown_if_drained();
         return;
@@ -186,7 +279,7 @@ void Node::put_done(runtime::ConnectionId id, RequestId request, Result<object::
     auto put = connection.puts.find(request);
     if (put == connection.puts.end()) return;
     const bool more_pieces_expected = !put->second.complete;
-    connection.puts.erase(put);
+    erase_put(connection, put);
     if (!written.is_ok()) {
         reply_error(id, request, wire::Opcode::kPut, written.status());
         abort_put(connection, request, more_pieces_expected);
@@ -208,6 +301,7 @@ void Node::resume_connection(runtime::ConnectionId id) {
 
 bool Node::puts_want_data(const Connection& connection) {
     return std::all_of(connection.puts.begin(), connection.puts.end(), [](const auto& put) {
+        if (put.second.operation == nullptr) return false;  // Waiting for the put buffer.
         const coordinator::PutOperation& operation = *put.second.operation;
         return put.second.complete ? !operation.waits_for_version() : operation.wants_data();
     });

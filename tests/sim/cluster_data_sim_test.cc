@@ -256,6 +256,94 @@ TEST_CASE("sim: six nodes under RS 4+2 serve every object through any node, with
     CHECK(failed > 0);
 }
 
+TEST_CASE("sim: puts beyond the node's put buffer wait their turn and all complete",
+          "[sim][cluster]") {
+    constexpr size_t kNodes = 6;
+    // The smallest buffer: two puts at a time.
+    DataCluster cluster(kNodes, /*seed=*/8, [](node::Node::Options& options) {
+        options.cluster.put_buffer_bytes = 1;
+    });
+    REQUIRE(coordinator::puts_active_max({.put_buffer_bytes = 1}) == 2);
+    REQUIRE(cluster.run_until(std::chrono::seconds(20), [&] { return cluster.converged(); }));
+    SimClient& client = cluster.client(1);
+    Prng prng(8);
+    uint64_t request = 1;
+
+    SECTION("pipelined on one connection, each put whole before the next") {
+        std::vector<Buffer> objects;
+        std::vector<RequestId> puts;
+        for (size_t index = 0; index < 8; ++index) {
+            // Two pieces each, striped, and one inline.
+            Buffer object(index == 7 ? 100 : limits::kDataFrameBytesMax + 1000 * index);
+            prng.fill(object.data(), object.size());
+            const RequestId id{request++};
+            send_put(client, id, fmt::format("pp/{}", index), object.view());
+            puts.push_back(id);
+            objects.push_back(std::move(object));
+        }
+        for (size_t index = 0; index < puts.size(); ++index) {
+            CAPTURE(index);
+            REQUIRE(cluster.run_until(std::chrono::seconds(30),
+                                      [&] { return !client.frames(puts[index]).empty(); }));
+            REQUIRE(client.frames(puts[index]).front().header.kind == wire::FrameKind::kResponse);
+        }
+        CHECK(cluster.node(1).stats().puts_waited >= 1);
+        CHECK(cluster.node(1).stats().puts_active_peak == 2);
+        for (size_t index = 0; index < objects.size(); ++index) {
+            CAPTURE(index);
+            const RequestId id{request++};
+            Buffer frame;
+            wire::encode_request(id, wire::GetRequest{.key = fmt::format("pp/{}", index)}, frame);
+            cluster.client(3).send(std::move(frame));
+            Result<Buffer> read = await_get(cluster, cluster.client(3), id);
+            REQUIRE(read.is_ok());
+            CHECK(equal_bytes(read.value().view(), objects[index].view()));
+        }
+    }
+    SECTION("a put that would wait behind its own connection's unfinished puts is refused") {
+        // Two puts started, each with its first piece only: both hold the buffer and need
+        // more from this connection, which must not be paused.
+        Buffer object(2 * limits::kDataFrameBytesMax);
+        prng.fill(object.data(), object.size());
+        const ByteView halves[2] = {object.view().first(limits::kDataFrameBytesMax),
+                                    object.view().subspan(limits::kDataFrameBytesMax)};
+        for (uint64_t id = 1; id <= 2; ++id) {
+            Buffer frame;
+            wire::encode_request(RequestId{id},
+                                 wire::PutRequest{.key = fmt::format("half/{}", id),
+                                                  .object_bytes = object.size(),
+                                                  .piece = {.data = halves[0]}},
+                                 frame);
+            client.send(std::move(frame));
+        }
+        const Buffer small(10);
+        send_put(client, RequestId{3}, "third", small.view());
+        REQUIRE(cluster.run_until(std::chrono::seconds(30),
+                                  [&] { return !client.frames(RequestId{3}).empty(); }));
+        REQUIRE(client.frames(RequestId{3}).front().header.kind == wire::FrameKind::kError);
+        Result<wire::ErrorReply> refused =
+                wire::decode_error(client.frames(RequestId{3}).front().body.view());
+        REQUIRE(refused.is_ok());
+        CHECK(refused.value().code == Code::kResourceExhausted);
+        CHECK_THAT(std::string(refused.value().message), Catch::Contains("put buffer is full"));
+        CHECK(cluster.node(1).stats().puts_refused_busy == 1);
+        for (uint64_t id = 1; id <= 2; ++id) {
+            Buffer piece;
+            wire::encode_put_piece(
+                    RequestId{id},
+                    wire::PutPiece{
+                            .last = true, .digest = hash64(object.view()), .data = halves[1]},
+                    piece);
+            client.send(std::move(piece));
+        }
+        for (uint64_t id = 1; id <= 2; ++id) {
+            REQUIRE(cluster.run_until(std::chrono::seconds(30),
+                                      [&] { return !client.frames(RequestId{id}).empty(); }));
+            CHECK(client.frames(RequestId{id}).front().header.kind == wire::FrameKind::kResponse);
+        }
+    }
+}
+
 TEST_CASE("sim: gets beyond the node's get buffer wait their turn and all complete",
           "[sim][cluster]") {
     constexpr size_t kNodes = 6;

@@ -3,12 +3,15 @@
 //
 // Method: a simulated node and client; the client opens that many puts without finishing
 // them, then one more, then finishes one of the first.
+#include <limits>
+
 #include <catch2/catch.hpp>
 #include <spdlog/logger.h>
 #include <spdlog/sinks/null_sink.h>
 
 #include "shoal/base/hash.h"
 #include "shoal/base/limits.h"
+#include "shoal/coordinator/cluster_options.h"
 #include "shoal/node/node.h"
 #include "shoal/sim/sim_client.h"
 #include "shoal/sim/sim_runtime.h"
@@ -25,11 +28,14 @@ TEST_CASE("sim: a connection's open requests are bounded", "[sim][limits]") {
     spdlog::logger log("sim.node", std::make_shared<spdlog::sinks::null_sink_st>());
     node::Node::Options options;
     options.cluster.scheme = {.k = 1, .m = 0};  // A cluster of one keeps one copy.
+    // So that the put buffer admits as many puts as a connection may open.
+    options.cluster.put_buffer_bytes = std::numeric_limits<uint64_t>::max();
     node::Node node(options, runtime, log);
     runtime.start(node);
     node.start([](const Status& status) { REQUIRE(status.is_ok()); });
     SimClient client(network);
     client.connect(runtime);
+    REQUIRE(coordinator::puts_active_max(options.cluster) == limits::kConnectionRequestsMax);
 
     const std::string_view data = "piece";
     const uint64_t requests_max = limits::kConnectionRequestsMax;

@@ -26,6 +26,8 @@ struct ClusterOptions {
     uint32_t peer_timeout_ticks = 500;
     // The stripes a node's gets may hold at once: over it, new gets wait their turn.
     uint64_t get_buffer_bytes = uint64_t{256} << 20;
+    // The same for puts' stripes, encoded: over it, new puts wait their turn.
+    uint64_t put_buffer_bytes = uint64_t{256} << 20;
 
     // kInvalidArgument naming the field: a partition count out of range, a code the object
     // format refuses, a stripe size out of range or whose chunks under the default code would
@@ -46,5 +48,9 @@ uint32_t stripe_bytes_for(object::Scheme scheme, uint32_t stripe_bytes);
 // How many gets a node runs at once: each holds up to GetOperation::kStripesAheadMax stripes
 // fetched and about one more in its client's send queue. At least two, so gets always flow.
 uint32_t gets_active_max(const ClusterOptions& options);
+
+// How many puts a node runs at once: each holds up to PutOperation::kStripesInFlightMax stripes
+// encoded (data and parity) and one filling. At least two.
+uint32_t puts_active_max(const ClusterOptions& options);
 
 }  // namespace shoal::coordinator

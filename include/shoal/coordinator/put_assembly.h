@@ -29,6 +29,8 @@ public:
 
     bool is_complete() const { return complete_; }
     const std::string& key() const { return key_; }
+    // wire::kObjectBytesUnknown if the client did not declare it.
+    uint64_t declared_bytes() const { return object_bytes_declared_; }
     uint64_t received_bytes() const { return received_bytes_; }
     // REQUIRES: is_complete().
     uint64_t digest() const;

@@ -55,6 +55,9 @@ struct NodeStats {
     uint64_t bytes_received = 0;       // Object bytes accepted by puts.
     uint64_t bytes_sent = 0;           // Object bytes sent by gets.
     uint64_t gets_waited = 0;          // Gets that waited for the get buffer.
+    uint64_t puts_waited = 0;          // Puts that waited for the put buffer.
+    uint64_t puts_refused_busy = 0;    // Refused: the put buffer full and pieces interleaved.
+    uint64_t puts_active_peak = 0;     // The most puts running at once.
     uint64_t push_pulls_refused = 0;   // Not started: kPushPullsInFlightMax were in flight.
     uint64_t push_pulls_failed = 0;    // No usable answer: refused, timed out or malformed.
     uint64_t push_pulls_answered = 0;  // Requests from peers answered with our state.
@@ -136,11 +139,21 @@ public:
     void on_closed(runtime::ConnectionId connection, const Status& reason) override;
 
 private:
+    // A put waiting for the put buffer: what its request said, and its first piece.
+    struct WaitingPut {
+        wire::PutRedundancy redundancy;
+        Buffer data;
+        bool last = false;
+        uint64_t digest = 0;
+    };
+
     struct PendingPut {
         coordinator::PutAssembly assembly;
-        std::shared_ptr<coordinator::PutOperation> operation;
+        std::shared_ptr<coordinator::PutOperation> operation;  // Null while it waits its turn.
+        std::optional<WaitingPut> waiting;
         bool complete = false;  // The client's last piece has arrived.
     };
+    using PutMap = std::map<RequestId, PendingPut>;
 
     // One get's bytes on their way to its client: the operation's sink.
     class GetStream final : public coordinator::GetSink {
@@ -168,7 +181,7 @@ private:
 
     struct Connection {
         std::string peer_address;
-        std::map<RequestId, PendingPut> puts;
+        PutMap puts;
         // Puts failed mid-stream whose remaining pieces are dropped, oldest first; bounded.
         std::deque<RequestId> puts_aborted;
         std::map<RequestId, std::unique_ptr<GetStream>> gets;
@@ -228,9 +241,21 @@ private:
                       Connection& connection,
                       RequestId request,
                       const wire::PutPiece& piece);
+    void wait_for_put_buffer(runtime::ConnectionId id,
+                             Connection& connection,
+                             RequestId request,
+                             const wire::PutRequest& put);
+    void start_put(runtime::ConnectionId id,
+                   Connection& connection,
+                   PutMap::iterator put,
+                   wire::PutRedundancy redundancy,
+                   const wire::PutPiece& first);
+    void start_waiting_puts();
+    void erase_put(Connection& connection, PutMap::iterator put);
+    void cancel_puts(Connection& connection);
     void apply_piece(runtime::ConnectionId id,
                      Connection& connection,
-                     std::map<RequestId, PendingPut>::iterator put,
+                     PutMap::iterator put,
                      const wire::PutPiece& piece);
     void put_done(runtime::ConnectionId id, RequestId request, Result<object::Manifest> written);
     void resume_connection(runtime::ConnectionId id);
@@ -287,6 +312,9 @@ private:
     // Gets running, at most gets_active_max(); the rest wait in arrival order.
     uint32_t gets_active_ = 0;
     std::deque<std::pair<runtime::ConnectionId, RequestId>> gets_waiting_;
+    // Puts running, at most puts_active_max(); the rest wait in arrival order.
+    uint32_t puts_active_ = 0;
+    std::deque<std::pair<runtime::ConnectionId, RequestId>> puts_waiting_;
     bool serving_ = false;  // The store is open.
     HybridClock clock_;
     ConnectionMap connections_;
