@@ -247,11 +247,20 @@ bool get_done(const std::vector<ReceivedFrame>& frames) {
 }  // namespace
 
 Result<ObjectRead> DataCluster::get(size_t through, const std::string& key, Duration budget) {
+    return await_get(through, send_get(through, key), budget);
+}
+
+RequestId DataCluster::send_get(size_t through, const std::string& key) {
     SimClient& client = connected_client(through);
     const RequestId request = next_request();
     Buffer frame;
     wire::encode_request(request, wire::GetRequest{.key = key}, frame);
     client.send(std::move(frame));
+    return request;
+}
+
+Result<ObjectRead> DataCluster::await_get(size_t through, RequestId request, Duration budget) {
+    SimClient& client = *nodes_[through].client;
     const uint64_t starts = nodes_[through].starts;
     const bool done = run_until(
             budget, [&] { return get_done(client.frames(request)) || broken(through, starts); });
@@ -279,7 +288,11 @@ Result<ObjectRead> DataCluster::get(size_t through, const std::string& key, Dura
     return read;
 }
 
-void send_put(SimClient& client, RequestId request, const std::string& key, ByteView bytes) {
+void send_put(SimClient& client,
+              RequestId request,
+              const std::string& key,
+              ByteView bytes,
+              wire::PutRedundancy redundancy) {
     const size_t first = std::min<size_t>(bytes.size(), limits::kDataFrameBytesMax);
     const bool is_last = first == bytes.size();
     const uint64_t digest = hash64(bytes);
@@ -287,6 +300,7 @@ void send_put(SimClient& client, RequestId request, const std::string& key, Byte
     wire::encode_request(request,
                          wire::PutRequest{.key = key,
                                           .object_bytes = bytes.size(),
+                                          .redundancy = redundancy,
                                           .piece = {.last = is_last,
                                                     .digest = is_last ? digest : 0,
                                                     .data = bytes.first(first)}},

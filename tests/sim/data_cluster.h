@@ -111,6 +111,12 @@ public:
                                ByteView bytes,
                                Duration budget = kCallBudget);
     Result<ObjectRead> get(size_t through, const std::string& key, Duration budget = kCallBudget);
+    // A get in two halves, for tests that keep several in flight on one connection: the
+    // request is sent at once, and its answer awaited later.
+    RequestId send_get(size_t through, const std::string& key);
+    // A request id no call of this cluster has used, for frames a test sends itself.
+    RequestId next_request() { return RequestId{request_next_++}; }
+    Result<ObjectRead> await_get(size_t through, RequestId request, Duration budget = kCallBudget);
     Result<wire::DeleteReply> remove(size_t through,
                                      const std::string& key,
                                      Duration budget = kCallBudget);
@@ -139,7 +145,6 @@ private:
     void start(size_t index, std::vector<HostPort> join);
     // The client of node `through`, connected again if the node closed its connection.
     SimClient& connected_client(size_t through);
-    RequestId next_request() { return RequestId{request_next_++}; }
     // The call through `through`, sent while it ran its start number `starts`, can no longer
     // be answered: the node crashed (and maybe restarted) or closed the connection.
     bool broken(size_t through, uint64_t starts) const;
@@ -158,7 +163,11 @@ private:
 };
 
 // A put's frames: the request with the first piece, then data frames, the last with the
-// digest of the whole object.
-void send_put(SimClient& client, RequestId request, const std::string& key, ByteView bytes);
+// digest of the whole object. The cluster's default code unless `redundancy` names one.
+void send_put(SimClient& client,
+              RequestId request,
+              const std::string& key,
+              ByteView bytes,
+              wire::PutRedundancy redundancy = {});
 
 }  // namespace shoal::sim::testing
