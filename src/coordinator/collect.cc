@@ -1,5 +1,6 @@
 #include "shoal/coordinator/collect.h"
 
+#include "shoal/base/key_hash.h"
 #include "shoal/object/layout.h"
 
 namespace shoal::coordinator {
@@ -28,7 +29,7 @@ void collect_chunks(Peers& peers,
                     const object::Manifest& superseded,
                     OperationStats& stats) {
     if (superseded.kind != object::ManifestKind::kStriped) return;
-    const uint64_t key_hash = object::key_hash(superseded.key);
+    const uint64_t key_hash = shoal::key_hash(superseded.key);
     for (uint32_t stripe = 0; stripe < superseded.stripe_count(); ++stripe) {
         const std::vector<NodeKey> candidates = layout.stripe_candidates(superseded.key, stripe);
         for (uint32_t chunk = 0; chunk < superseded.scheme.chunk_count(); ++chunk) {

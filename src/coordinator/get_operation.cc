@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "shoal/base/key_hash.h"
 #include "shoal/coordinator/manifest_quorum.h"
 #include "shoal/erasure/stripe.h"
 #include "shoal/object/chunk_header.h"
@@ -151,7 +152,7 @@ void GetOperation::fetch_chunk(const std::shared_ptr<StripeRead>& stripe,
         return;
     }
     stripe->in_flight += 1;
-    const object::ChunkId id{.key_hash = object::key_hash(key_),
+    const object::ChunkId id{.key_hash = shoal::key_hash(key_),
                              .version = manifest_->version,
                              .stripe_index = stripe->index,
                              .chunk_index = static_cast<uint8_t>(chunk_index)};

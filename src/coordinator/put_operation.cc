@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "shoal/base/hash.h"
+#include "shoal/base/key_hash.h"
 #include "shoal/coordinator/collect.h"
 #include "shoal/coordinator/manifest_quorum.h"
 #include "shoal/erasure/stripe.h"
@@ -220,7 +221,7 @@ void PutOperation::send_stripe(Buffer plain, uint32_t stripe_index, bool is_last
 
     object::ChunkHeader header{
             .key = parameters_.key,
-            .key_hash = object::key_hash(parameters_.key),
+            .key_hash = shoal::key_hash(parameters_.key),
             .version = parameters_.version,
             .created_ms = parameters_.created_ms,
             .scheme = parameters_.scheme,
@@ -443,7 +444,7 @@ void PutOperation::discard_chunks() {
 }
 
 object::ChunkId PutOperation::chunk_id(uint32_t stripe_index, uint32_t chunk_index) const {
-    return object::ChunkId{.key_hash = object::key_hash(parameters_.key),
+    return object::ChunkId{.key_hash = shoal::key_hash(parameters_.key),
                            .version = parameters_.version,
                            .stripe_index = stripe_index,
                            .chunk_index = static_cast<uint8_t>(chunk_index)};

@@ -4,6 +4,7 @@
 
 #include "shoal/base/coding.h"
 #include "shoal/base/hash.h"
+#include "shoal/base/key_hash.h"
 
 namespace shoal::object {
 namespace {

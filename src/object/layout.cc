@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include "shoal/base/bytes.h"
-#include "shoal/base/hash.h"
 #include "shoal/base/limits.h"
 
 namespace shoal::object {
@@ -41,10 +40,6 @@ Status check_key(std::string_view key) {
         return Status::invalid_argument("key contains a NUL byte");
     }
     return Status::ok();
-}
-
-uint64_t key_hash(std::string_view key) {
-    return hash64(as_bytes(key));
 }
 
 uint64_t stripe_count(uint64_t object_bytes, uint32_t stripe_bytes) {

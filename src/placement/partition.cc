@@ -1,13 +1,8 @@
 #include "shoal/placement/partition.h"
 
 #include "shoal/base/assert.h"
-#include "shoal/base/hash.h"
 
 namespace shoal::placement {
-
-uint64_t key_hash(ByteView key) {
-    return hash64(key, kKeyHashSeed);
-}
 
 uint32_t partition_of_hash(uint64_t hash, uint32_t partition_count) {
     SHOAL_ASSERT(partition_count > 0);

@@ -33,7 +33,7 @@
 namespace shoal::object {
 
 inline constexpr uint32_t kChunkMagic = 0x4b484353;  // The bytes "SCHK".
-inline constexpr uint8_t kChunkFormat = 1;
+inline constexpr uint8_t kChunkFormat = 2;
 
 struct ChunkHeader {
     std::string key;

@@ -33,9 +33,6 @@ Status check_stripe_bytes(uint32_t stripe_bytes);
 // wire::validate_key, repeated here because object sits below wire.
 Status check_key(std::string_view key);
 
-// The key hash carried by chunks and their store keys: xxh3-64 of the key, seed 0.
-uint64_t key_hash(std::string_view key);
-
 // ceil(object_bytes / stripe_bytes). REQUIRES: stripe_bytes > 0.
 uint64_t stripe_count(uint64_t object_bytes, uint32_t stripe_bytes);
 // The plain bytes of stripe `stripe_index`: stripe_bytes, or the rest for the last one.

@@ -12,18 +12,12 @@
 #include <cstdint>
 
 #include "shoal/base/bytes.h"
+#include "shoal/base/key_hash.h"
 
 namespace shoal::placement {
 
 inline constexpr uint32_t kPartitionCountDefault = 1024;
 inline constexpr uint32_t kPartitionCountMax = 65536;
-
-// The seed of the key hash: the ASCII bytes "shoalkey". Changing it moves every object.
-inline constexpr uint64_t kKeyHashSeed = 0x73686f616c6b6579;
-
-// xxh3-64 of the key bytes with kKeyHashSeed. Chunks record it, so a node can tell a chunk's
-// partition from the chunk alone (DESIGN.md "Chunks are self-describing").
-uint64_t key_hash(ByteView key);
 
 // key_hash % partition_count. REQUIRES: 0 < partition_count <= kPartitionCountMax.
 uint32_t partition_of_hash(uint64_t hash, uint32_t partition_count);

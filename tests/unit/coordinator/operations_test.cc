@@ -10,6 +10,7 @@
 
 #include "fake_peers.h"
 #include "shoal/base/hash.h"
+#include "shoal/base/key_hash.h"
 #include "shoal/base/prng.h"
 #include "shoal/coordinator/get_operation.h"
 #include "shoal/coordinator/metadata_operations.h"
@@ -261,7 +262,7 @@ TEST_CASE("a chunk handed back to its owner is read there and collected there", 
     REQUIRE(written.is_ok());
     // The stripe may be written before the handed-off chunk lands, so the manifest need not
     // name it: look for it.
-    const std::string store_key = object::chunk_store_key({.key_hash = object::key_hash("k"),
+    const std::string store_key = object::chunk_store_key({.key_hash = shoal::key_hash("k"),
                                                            .version = written.value().version,
                                                            .stripe_index = 0,
                                                            .chunk_index = 2});

@@ -9,7 +9,6 @@
 
 #include <catch2/catch.hpp>
 
-#include "shoal/base/hash.h"
 
 namespace shoal::object {
 namespace {
@@ -64,11 +63,6 @@ TEST_CASE("layout: codes, stripe sizes and keys are checked against their bounds
     CHECK(check_key("").message() == "key is empty");
     CHECK(check_key(std::string(limits::kKeyBytesMax + 1, 'k')).code() == Code::kInvalidArgument);
     CHECK(check_key(std::string("a\0b", 3)).message() == "key contains a NUL byte");
-}
-
-TEST_CASE("layout: the key hash is xxh3-64 of the key, pinned", "[unit][object]") {
-    CHECK(key_hash("photos/cat.jpg") == hash64(as_bytes("photos/cat.jpg")));
-    CHECK(key_hash("photos/cat.jpg") == UINT64_C(0x86f4889c0860d3bf));
 }
 
 TEST_CASE("layout: a manifest describes objects up to the sizes in docs/object_format.md",
