@@ -34,21 +34,24 @@ std::vector<NodeKey> Layout::manifest_owners(std::string_view key) const {
     return {owners.begin(), owners.begin() + manifest_replicas_};
 }
 
-uint32_t Layout::stripe_partition(std::string_view key, uint32_t stripe_index) const {
-    return static_cast<uint32_t>((uint64_t{partition_of(key)} + stripe_index) %
-                                 table_->partition_count());
+uint32_t Layout::stripe_partition(uint64_t key_hash, uint32_t stripe_index) const {
+    const uint32_t partitions = table_->partition_count();
+    return static_cast<uint32_t>(
+            (uint64_t{placement::partition_of_hash(key_hash, partitions)} + stripe_index) %
+            partitions);
 }
 
-std::optional<NodeKey> Layout::chunk_owner(std::string_view key,
+std::optional<NodeKey> Layout::chunk_owner(uint64_t key_hash,
                                            uint32_t stripe_index,
                                            uint32_t chunk_index) const {
-    const std::span<const NodeKey> owners = table_->owners(stripe_partition(key, stripe_index));
+    const std::span<const NodeKey> owners =
+            table_->owners(stripe_partition(key_hash, stripe_index));
     if (chunk_index >= owners.size()) return std::nullopt;
     return owners[chunk_index];
 }
 
 std::vector<NodeKey> Layout::stripe_candidates(std::string_view key, uint32_t stripe_index) const {
-    const uint32_t partition = stripe_partition(key, stripe_index);
+    const uint32_t partition = stripe_partition(shoal::key_hash(key), stripe_index);
     const std::span<const NodeKey> owners = table_->owners(partition);
     std::vector<NodeKey> candidates(owners.begin(), owners.end());
     struct Fallback {

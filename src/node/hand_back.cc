@@ -9,40 +9,64 @@
 namespace shoal::node {
 
 HandBack::HandBack(PeerService& service,
+                   const storage::LocalStore& store,
                    coordinator::Peers& peers,
                    OwnerOf owner_of,
                    IsAlive is_alive,
                    spdlog::logger& log)
     : service_(service),
+      store_(store),
       peers_(peers),
       owner_of_(std::move(owner_of)),
       is_alive_(std::move(is_alive)),
       log_(log) {}
 
-void HandBack::note(const object::ChunkHeader& header) {
-    if (!owner_of_(header.key, header.stripe_index, header.chunk_index).has_value()) return;
+void HandBack::note(const object::ChunkId& chunk) {
+    if (!owner_of_(chunk).has_value()) return;
     stats_.noted += 1;
-    const object::ChunkId id = object::chunk_id_of(header);
-    std::string store_key = object::chunk_store_key(id);
+    std::string store_key = object::chunk_store_key(chunk);
     if (held_.contains(store_key)) return;
     if (held_.size() >= kHeldMax) {
         stats_.not_tracked += 1;
         return;
     }
-    held_.emplace(std::move(store_key), Held{.key = header.key, .id = id, .due_tick = tick_});
+    held_.emplace(std::move(store_key), Held{.id = chunk, .due_tick = tick_});
+}
+
+void HandBack::scan() {
+    if (!scan_after_.has_value()) scan_after_ = object::chunk_store_prefix();
+}
+
+// One page of chunk keys; the page's views die with it, so the cursor is copied out.
+void HandBack::scan_page() {
+    const storage::LocalListPage page =
+            store_.list(object::chunk_store_prefix(), *scan_after_, kScanPageKeys);
+    for (const storage::LocalListEntry& entry : page.entries) {
+        stats_.scanned += 1;
+        Result<object::StoreKey> parsed = object::parse_store_key(entry.key);
+        if (parsed.is_ok() && parsed.value().kind == object::StoreKeyKind::kChunk) {
+            note(parsed.value().chunk);
+        }
+    }
+    if (!page.truncated || page.entries.empty()) {
+        log_.info("hand_back_scan_done scanned={} held={}", stats_.scanned, held_.size());
+        scan_after_.reset();
+        return;
+    }
+    scan_after_ = std::string(page.entries.back().key);
 }
 
 // Walks the tracked chunks in key order; placement is asked again each time, since the
 // layout may have moved the chunk's home since it was noted.
 void HandBack::on_tick() {
     tick_ += 1;
+    if (scan_after_.has_value()) scan_page();
     if (held_.empty() || in_flight_ >= kInFlightMax) return;
     std::vector<std::string> settled;  // Owned here now, or owned by no one.
     for (auto entry = held_.begin(); entry != held_.end() && in_flight_ < kInFlightMax; ++entry) {
         Held& held = entry->second;
         if (held.in_flight || held.due_tick > tick_) continue;
-        const std::optional<coordinator::NodeKey> owner =
-                owner_of_(held.key, held.id.stripe_index, held.id.chunk_index);
+        const std::optional<coordinator::NodeKey> owner = owner_of_(held.id);
         if (!owner.has_value()) {
             settled.push_back(entry->first);
             continue;

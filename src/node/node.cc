@@ -70,15 +70,14 @@ Node::Node(const Options& options, runtime::Runtime& runtime, spdlog::logger& lo
             [this](const placement::NodeKey& node) { return address_of(node); });
     hand_back_ = std::make_unique<HandBack>(
             *peer_service_,
+            *local_,
             *peer_client_,
-            [this](std::string_view key, uint32_t stripe, uint32_t chunk) {
-                return chunk_owner(key, stripe, chunk);
-            },
+            [this](const object::ChunkId& chunk) { return chunk_owner(chunk); },
             [this](const placement::NodeKey& node) { return is_alive(node); },
             log);
     peer_service_->on_version_seen([this](Version version) { clock_.observe(version.hlc); });
     peer_service_->on_chunk_stored(
-            [this](const object::ChunkHeader& header) { hand_back_->note(header); });
+            [this](const object::ChunkId& chunk) { hand_back_->note(chunk); });
     rebuild_layout();
 }
 
@@ -419,7 +418,7 @@ void Node::begin_shutdown() {
 void Node::on_tick() {
     tick_membership(runtime_.now());
     peer_client_->on_tick();
-    if (serving_) hand_back_->on_tick();
+    if (serving_) tick_hand_back();
     if (is_disk()) disk_->on_tick();
     if (!shutting_down_ || stopped_) return;
     shutdown_ticks_ += 1;

@@ -53,6 +53,16 @@ void Node::rebuild_layout() {
     log_.info("layout_changed epoch={:016x} nodes={}", epoch, view.size());
 }
 
+// The store's chunks are scanned for hand-backs once, when the node first sees another: a
+// node restarted over its store learns of the others only as it rejoins.
+void Node::tick_hand_back() {
+    if (!hand_back_scanned_ && layout_ != nullptr && layout_->table().nodes().size() > 1) {
+        hand_back_scanned_ = true;
+        hand_back_->scan();
+    }
+    hand_back_->on_tick();
+}
+
 std::optional<HostPort> Node::address_of(const placement::NodeKey& node) const {
     const membership::Member* member =
             swim_.find(membership::MemberId{.high = node.high, .low = node.low});
@@ -62,12 +72,10 @@ std::optional<HostPort> Node::address_of(const placement::NodeKey& node) const {
 
 // Chunk i of a stripe belongs to the i-th owner of the stripe's partition; a wider code's
 // chunks past the owners have no home but where they were put.
-std::optional<placement::NodeKey> Node::chunk_owner(std::string_view key,
-                                                    uint32_t stripe_index,
-                                                    uint32_t chunk_index) const {
+std::optional<placement::NodeKey> Node::chunk_owner(const object::ChunkId& chunk) const {
     if (layout_ == nullptr) return std::nullopt;
     const std::optional<placement::NodeKey> owner =
-            layout_->chunk_owner(key, stripe_index, chunk_index);
+            layout_->chunk_owner(chunk.key_hash, chunk.stripe_index, chunk.chunk_index);
     if (owner == layout_->self()) return std::nullopt;
     return owner;
 }

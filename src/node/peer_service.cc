@@ -176,7 +176,8 @@ void PeerService::store_chunk(const object::ChunkHeader& header,
         refuse_chunk(verified, std::move(done));
         return;
     }
-    const std::string key = object::chunk_store_key(object::chunk_id_of(header));
+    const object::ChunkId id = object::chunk_id_of(header);
+    const std::string key = object::chunk_store_key(id);
     // A chunk's store key is its whole identity and a chunk never changes, so the one held is
     // this one.
     if (store_.version_of(key).has_value()) {
@@ -185,20 +186,16 @@ void PeerService::store_chunk(const object::ChunkHeader& header,
         return;
     }
     const uint64_t data_bytes = data.size();
-    // Kept for the observer: `header` is the caller's and may be gone when the write lands.
-    std::optional<object::ChunkHeader> stored_header;
-    if (chunk_stored_) stored_header = header;
     write(
             [&](storage::LocalStore::Done stored) {
                 return store_.put(
                         key, head, data, header.version, header.chunk_checksum, std::move(stored));
             },
-            [this, data_bytes, stored_header = std::move(stored_header), done = std::move(done)](
-                    Status status) {
+            [this, data_bytes, id, done = std::move(done)](Status status) {
                 if (status.is_ok()) {
                     stats_.chunks_stored += 1;
                     stats_.chunk_bytes_stored += data_bytes;
-                    if (chunk_stored_ && stored_header.has_value()) chunk_stored_(*stored_header);
+                    if (chunk_stored_) chunk_stored_(id);
                 }
                 done(std::move(status));
             });

@@ -54,6 +54,10 @@ std::string chunk_store_key(const ChunkId& chunk) {
     return key;
 }
 
+std::string chunk_store_prefix() {
+    return with_namespace(StoreKeyKind::kChunk, 1);
+}
+
 std::string chunk_store_prefix(uint64_t key_hash) {
     std::string key = with_namespace(StoreKeyKind::kChunk, kChunkStoreKeyBytes);
     append_big_endian(key, key_hash, 8);

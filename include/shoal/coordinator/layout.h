@@ -82,13 +82,14 @@ public:
     // order drawn from the partition so that fallbacks spread.
     std::vector<NodeKey> stripe_candidates(std::string_view key, uint32_t stripe_index) const;
     // The owner of a stripe's chunk `chunk_index` (stripe_candidates' entry of that index,
-    // without ranking the fallbacks); nullopt past the partition's owners.
-    std::optional<NodeKey> chunk_owner(std::string_view key,
+    // without ranking the fallbacks); nullopt past the partition's owners. By the key's hash
+    // (shoal::key_hash), which a chunk's store key carries.
+    std::optional<NodeKey> chunk_owner(uint64_t key_hash,
                                        uint32_t stripe_index,
                                        uint32_t chunk_index) const;
 
 private:
-    uint32_t stripe_partition(std::string_view key, uint32_t stripe_index) const;
+    uint32_t stripe_partition(uint64_t key_hash, uint32_t stripe_index) const;
 
     std::shared_ptr<const placement::PartitionTable> table_;
     NodeKey self_;

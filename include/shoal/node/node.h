@@ -229,9 +229,8 @@ private:
     // node_cluster.cc: the client operations over the cluster.
     void rebuild_layout();
     std::optional<HostPort> address_of(const placement::NodeKey& node) const;
-    std::optional<placement::NodeKey> chunk_owner(std::string_view key,
-                                                  uint32_t stripe_index,
-                                                  uint32_t chunk_index) const;
+    std::optional<placement::NodeKey> chunk_owner(const object::ChunkId& chunk) const;
+    void tick_hand_back();
     bool is_alive(const placement::NodeKey& node) const;
     void on_put(runtime::ConnectionId id,
                 Connection& connection,
@@ -316,6 +315,7 @@ private:
     uint32_t puts_active_ = 0;
     std::deque<std::pair<runtime::ConnectionId, RequestId>> puts_waiting_;
     bool serving_ = false;  // The store is open.
+    bool hand_back_scanned_ = false;
     HybridClock clock_;
     ConnectionMap connections_;
     NodeStats stats_;

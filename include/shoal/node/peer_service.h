@@ -108,8 +108,8 @@ public:
     void on_version_seen(std::function<void(Version version)> observer) {
         version_seen_ = std::move(observer);
     }
-    // Called with the header of every chunk newly stored (HandBack's note).
-    void on_chunk_stored(std::function<void(const object::ChunkHeader& header)> observer) {
+    // Called with the id of every chunk newly stored (HandBack's note).
+    void on_chunk_stored(std::function<void(const object::ChunkId& chunk)> observer) {
         chunk_stored_ = std::move(observer);
     }
     // The same with the header and the data apart, as a coordinator holds them. `header` must
@@ -201,7 +201,7 @@ private:
         defer([done = std::move(done), status = std::move(status)]() { done(status); });
     }
 
-    std::function<void(const object::ChunkHeader& header)> chunk_stored_;
+    std::function<void(const object::ChunkId& chunk)> chunk_stored_;
     std::function<void(Version version)> version_seen_;
     storage::LocalStore& store_;
     spdlog::logger& log_;

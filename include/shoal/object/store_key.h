@@ -53,6 +53,8 @@ std::string manifest_store_key(std::string_view user_key);
 std::string manifest_store_prefix(std::string_view user_prefix);
 
 std::string chunk_store_key(const ChunkId& chunk);
+// The prefix under which every chunk lies.
+std::string chunk_store_prefix();
 // The prefix under which the chunks of every version of the keys with `key_hash` lie.
 std::string chunk_store_prefix(uint64_t key_hash);
 // The prefix under which the chunks of one version lie.
