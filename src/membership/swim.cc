@@ -55,6 +55,11 @@ Status Swim::Options::validate() const {
     if (join_retry_interval <= zero) return invalid("join_retry_interval must be positive");
     if (departure_grace < zero) return invalid("departure_grace must not be negative");
     if (forget_after < zero) return invalid("forget_after must not be negative");
+    // A member forgotten while another node still holds it dead would be taught back by that
+    // node's push-pulls (learn_suspect): the others must let it go first.
+    if (forget_after < departure_grace) {
+        return invalid("forget_after must be at least departure_grace");
+    }
     if (datagram_bytes_max < kDatagramBytesMin || datagram_bytes_max > kDatagramBytesMax) {
         return invalid(fmt::format(
                 "datagram_bytes_max must be {}..{}", kDatagramBytesMin, kDatagramBytesMax));
