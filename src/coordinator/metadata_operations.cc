@@ -103,11 +103,15 @@ void list_round(Peers& peers, const std::shared_ptr<ListRound>& round, Operation
 void write_tombstone(Peers& peers,
                      const std::shared_ptr<const Layout>& layout,
                      object::Manifest deleted,
-                     Version version,
+                     const VersionAfter& version_after,
                      OperationStats& stats,
                      const DeleteDone& done) {
-    Version tombstone = version;
-    if (!(deleted.version < tombstone)) tombstone.hlc = deleted.version.hlc + 1;
+    const Version tombstone = version_after(deleted.version);
+    if (!(deleted.version < tombstone)) {
+        done(Status::unavailable(
+                fmt::format("rm {}: its newest version is past this node's clock", deleted.key)));
+        return;
+    }
     const object::Manifest manifest = object::tombstone_manifest(
             deleted.key, tombstone, HybridClock::wall_clock_ms_of(tombstone.hlc));
     auto superseded = std::make_shared<const object::Manifest>(std::move(deleted));
@@ -138,28 +142,33 @@ void write_tombstone(Peers& peers,
 void delete_object(Peers& peers,
                    const std::shared_ptr<const Layout>& layout,
                    const std::string& key,
-                   Version version,
+                   VersionAfter version_after,
                    OperationStats& stats,
                    DeleteDone done) {
     const std::string what = fmt::format("rm {}", key);
-    read_manifest(peers,
-                  *layout,
-                  key,
-                  what,
-                  stats,
-                  [&peers, layout, version, what, &stats, done = std::move(done)](
-                          Result<std::optional<object::Manifest>> newest) {
-                      if (!newest.is_ok()) {
-                          done(newest.status());
-                          return;
-                      }
-                      if (!newest.value().has_value() || newest.value()->is_tombstone()) {
-                          done(Status::not_found(fmt::format("{}: no such object", what)));
-                          return;
-                      }
-                      write_tombstone(
-                              peers, layout, std::move(*newest.value()), version, stats, done);
-                  });
+    read_manifest(
+            peers,
+            *layout,
+            key,
+            what,
+            stats,
+            [&peers,
+             layout,
+             version_after = std::move(version_after),
+             what,
+             &stats,
+             done = std::move(done)](Result<std::optional<object::Manifest>> newest) {
+                if (!newest.is_ok()) {
+                    done(newest.status());
+                    return;
+                }
+                if (!newest.value().has_value() || newest.value()->is_tombstone()) {
+                    done(Status::not_found(fmt::format("{}: no such object", what)));
+                    return;
+                }
+                write_tombstone(
+                        peers, layout, std::move(*newest.value()), version_after, stats, done);
+            });
 }
 
 void stat_object(Peers& peers,

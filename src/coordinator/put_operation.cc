@@ -390,11 +390,20 @@ void PutOperation::read_prior() {
                   what(),
                   stats_,
                   [self = shared_from_this()](Result<std::optional<object::Manifest>> newest) {
-                      if (newest.is_ok() && newest.value().has_value()) {
-                          self->prior_ = std::move(*newest.value());
+                      // Without the newest version this put's could be older than one
+                      // acknowledged before it.
+                      if (!newest.is_ok()) {
+                          self->fail(newest.status());
+                          return;
                       }
+                      if (newest.value().has_value()) self->prior_ = std::move(*newest.value());
                       self->prior_known_ = true;
-                      self->choose_version();
+                      if (!self->choose_version()) {
+                          self->fail(Status::unavailable(fmt::format(
+                                  "{}: the key's newest version is past this node's clock",
+                                  self->what())));
+                          return;
+                      }
                       self->send_sealed();
                       self->write_inline();
                       if (self->resume_) self->resume_();
@@ -402,12 +411,15 @@ void PutOperation::read_prior() {
                   });
 }
 
-// As a tombstone beats the version it deletes (metadata_operations.cc). A failed read leaves
-// the clock's version: the write quorum, larger than the read quorum, will fail as well.
-void PutOperation::choose_version() {
-    if (!prior_.has_value() || prior_->version < parameters_.version) return;
-    if (prior_->version.hlc == std::numeric_limits<uint64_t>::max()) return;
-    parameters_.version.hlc = prior_->version.hlc + 1;
+// False if no later version can be had (a version from a broken or hostile peer's clock).
+bool PutOperation::choose_version() {
+    if (!prior_.has_value() || prior_->version < parameters_.version) return true;
+    if (parameters_.version_after) {
+        parameters_.version = parameters_.version_after(prior_->version);
+    } else if (prior_->version.hlc < std::numeric_limits<uint64_t>::max()) {
+        parameters_.version.hlc = prior_->version.hlc + 1;
+    }
+    return prior_->version < parameters_.version;
 }
 
 // Only a strictly older version, though choose_version has made sure of it.

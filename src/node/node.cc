@@ -162,7 +162,7 @@ void Node::on_closed(runtime::ConnectionId connection, const Status& reason) {
                   reason.is_ok() ? "closed" : reason.message());
     }
     // Their operations stop sending; no manifest of theirs was written, so nothing is visible.
-    cancel_puts(found->second);
+    cancel_puts(connection, found->second);
     connections_.erase(found);
     start_waiting_gets();
     if (shutting_down_) finish_shutdown_if_drained();
@@ -446,7 +446,7 @@ void Node::on_tick() {
                         Status::unavailable("the node shut down before the get finished"));
         }
         stats_.puts_abandoned += connection.puts.size();
-        cancel_puts(connection);
+        cancel_puts(id, connection);
         connection.gets.clear();
     }
     if (puts_failed + gets_failed > 0) {
@@ -470,6 +470,11 @@ void Node::finish_shutdown_if_drained() {
 
 Version Node::next_version() {
     return Version{.hlc = clock_.next(runtime_.wall_clock_ms()), .node = options_.id};
+}
+
+Version Node::version_after(Version newest) {
+    clock_.observe(newest.hlc);
+    return next_version();
 }
 
 }  // namespace shoal::node

@@ -53,10 +53,12 @@ void Node::rebuild_layout() {
     log_.info("layout_changed epoch={:016x} nodes={}", epoch, view.size());
 }
 
-// The store's chunks are scanned for hand-backs once, when the node first sees another: a
-// node restarted over its store learns of the others only as it rejoins.
+// The store's chunks are scanned for hand-backs once the node has merged another's whole
+// view (a push-pull): a node restarted over its store learns of the others only as it
+// rejoins, and gossip alone may tell it of some before others.
 void Node::tick_hand_back() {
-    if (!hand_back_scanned_ && layout_ != nullptr && layout_->table().nodes().size() > 1) {
+    if (!hand_back_scanned_ && swim_.stats().push_pulls_merged > 0 && layout_ != nullptr &&
+        layout_->table().nodes().size() > 1) {
         hand_back_scanned_ = true;
         hand_back_->scan();
     }
@@ -168,6 +170,7 @@ void Node::start_put(runtime::ConnectionId id,
             .inline_bytes_max = options_.cluster.inline_bytes_max,
             .version = next_version(),
             .created_ms = runtime_.wall_clock_ms(),
+            .version_after = [this](Version newest) { return version_after(newest); },
     };
     auto started = coordinator::PutOperation::start(
             *peer_client_,
@@ -183,6 +186,7 @@ void Node::start_put(runtime::ConnectionId id,
         erase_put(connection, put);
         abort_put(connection, request, !first.last);
         update_receiving(id, connection);
+        if (shutting_down_) finish_shutdown_if_drained();
         return;
     }
     put->second.operation = started.value();
@@ -241,7 +245,10 @@ void Node::on_put_piece(runtime::ConnectionId id,
     reject_frame(id, Status::invalid_argument("put: a piece for a request that is not a put"));
 }
 
-void Node::cancel_puts(Connection& connection) {
+// For a connection that is going away: its waiting puts leave the queue too, so that clients
+// that come and go while the buffer is full cannot grow it.
+void Node::cancel_puts(runtime::ConnectionId id, Connection& connection) {
+    std::erase_if(puts_waiting_, [id](const auto& waiting) { return waiting.first == id; });
     while (!connection.puts.empty()) {
         const auto put = connection.puts.begin();
         if (put->second.operation != nullptr) put->second.operation->cancel();
@@ -367,7 +374,7 @@ void Node::on_delete(runtime::ConnectionId id,
             *peer_client_,
             layout_,
             std::string(key),
-            next_version(),
+            [this](Version newest) { return version_after(newest); },
             operation_stats_,
             [this, id, request](Result<Version> tombstone) {
                 if (!metadata_done(id)) return;

@@ -24,11 +24,12 @@ namespace shoal::coordinator {
 
 // The tombstone's version, written; or why not.
 using DeleteDone = std::function<void(Result<Version> tombstone)>;
-// The tombstone's creation time is its version's wall-clock part.
+// The tombstone's version is version_after(the deleted one); its creation time is that
+// version's wall-clock part.
 void delete_object(Peers& peers,
                    const std::shared_ptr<const Layout>& layout,
                    const std::string& key,
-                   Version version,
+                   VersionAfter version_after,
                    OperationStats& stats,
                    DeleteDone done);
 

@@ -29,6 +29,11 @@ namespace shoal::coordinator {
 
 using placement::NodeKey;
 
+// A version of the coordinating node's later than `newest`: its clock, having observed it.
+// Writes that must beat the key's newest version take theirs from here, so that two of them
+// raised past the same version still differ.
+using VersionAfter = std::function<Version(Version newest)>;
+
 // A chunk record on its way out: the encoded chunk header, then the data, which is a view of
 // the stripe being written and kept alive by `owner`, so a chunk is never copied to be sent.
 struct OutgoingChunk {

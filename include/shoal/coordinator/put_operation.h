@@ -39,6 +39,8 @@ public:
         // From the node's clock; raised past the key's newest version if that is not older.
         Version version;
         uint64_t created_ms = 0;
+        // Raises `version` when the key's newest is not older. Unset: newest's hlc + 1.
+        VersionAfter version_after;
     };
 
     // The manifest that was written: the object's version, size and digest.
@@ -102,7 +104,7 @@ private:
     void maybe_write_manifest();
     void write_and_settle(const object::Manifest& manifest);
     void read_prior();
-    void choose_version();
+    bool choose_version();
     void maybe_collect();
     void fail(Status status);
     void discard_chunks();

@@ -251,7 +251,7 @@ private:
                    const wire::PutPiece& first);
     void start_waiting_puts();
     void erase_put(Connection& connection, PutMap::iterator put);
-    void cancel_puts(Connection& connection);
+    void cancel_puts(runtime::ConnectionId id, Connection& connection);
     void apply_piece(runtime::ConnectionId id,
                      Connection& connection,
                      PutMap::iterator put,
@@ -296,6 +296,8 @@ private:
     void check_send_queue(runtime::ConnectionId id, Connection& connection);
     void finish_shutdown_if_drained();
     Version next_version();
+    // Later than `newest` unless that is past what the clock believes (then the caller fails).
+    Version version_after(Version newest);
 
     Options options_;
     runtime::Runtime& runtime_;

@@ -68,7 +68,11 @@ struct Cluster {
                  .scheme = scheme,
                  .stripe_bytes = kStripeBytes,
                  .version = {.hlc = clock << 16, .node = NodeId{1}},
-                 .created_ms = clock},
+                 .created_ms = clock,
+                 .version_after =
+                         [this](Version newest) {
+                             return version_after(newest);
+                         }},
                 stats,
                 [&](Result<object::Manifest> written) { outcome = std::move(written); },
                 nullptr);
@@ -98,12 +102,13 @@ struct Cluster {
     Result<Version> remove(const std::string& key) {
         clock += 1;
         std::optional<Result<Version>> outcome;
-        delete_object(peers,
-                      layout,
-                      key,
-                      {.hlc = clock << 16, .node = NodeId{1}},
-                      stats,
-                      [&](Result<Version> tombstone) { outcome = std::move(tombstone); });
+        delete_object(
+                peers,
+                layout,
+                key,
+                [this](Version newest) { return version_after(newest); },
+                stats,
+                [&](Result<Version> tombstone) { outcome = std::move(tombstone); });
         peers.run();
         REQUIRE(outcome.has_value());
         return std::move(*outcome);
@@ -122,7 +127,14 @@ struct Cluster {
     FakePeers peers;
     std::shared_ptr<const Layout> layout;
     OperationStats stats;
+    // As a node's: later than every version issued or observed.
+    Version version_after(Version newest) {
+        hlc.observe(newest.hlc);
+        return Version{.hlc = hlc.next(clock), .node = NodeId{1}};
+    }
+
     uint64_t clock = 0;
+    HybridClock hlc;
 };
 
 TEST_CASE("put then get round-trips objects inline and striped", "[coordinator]") {
@@ -372,6 +384,75 @@ size_t chunks_held(FakePeers& peers, std::optional<Version> version = std::nullo
         }
     }
     return held;
+}
+
+// The key's newest version is from a clock far ahead: both puts, started together through
+// one node, must be raised past it, and still differ (they name their chunks by version).
+TEST_CASE("two puts raised past a newer version get distinct versions", "[coordinator]") {
+    Cluster cluster(6);
+    const Buffer ahead = random_bytes(20, 100);
+    {
+        std::optional<Result<object::Manifest>> outcome;
+        auto started = PutOperation::start(
+                cluster.peers,
+                cluster.layout,
+                {.key = "k",
+                 .declared_bytes = ahead.size(),
+                 .stripe_bytes = kStripeBytes,
+                 .version = {.hlc = uint64_t{1'000'000} << 16, .node = NodeId{9}}},
+                cluster.stats,
+                [&](Result<object::Manifest> written) { outcome = std::move(written); },
+                nullptr);
+        REQUIRE(started.is_ok());
+        REQUIRE(started.value()->on_data(ahead.view()).is_ok());
+        started.value()->on_end(hash64(ahead.view()));
+        cluster.peers.run();
+        REQUIRE(outcome.has_value());
+        REQUIRE(outcome->is_ok());
+    }
+    const Buffer first = random_bytes(21, 3 * kStripeBytes / 2);
+    const Buffer second = random_bytes(22, 3 * kStripeBytes / 2);
+    std::vector<std::optional<Result<object::Manifest>>> outcomes(2);
+    std::vector<std::shared_ptr<PutOperation>> puts;
+    for (size_t index = 0; index < 2; ++index) {
+        cluster.clock += 1;
+        auto started = PutOperation::start(
+                cluster.peers,
+                cluster.layout,
+                {.key = "k",
+                 .stripe_bytes = kStripeBytes,
+                 .version = cluster.version_after(Version{}),
+                 .version_after =
+                         [&cluster](Version newest) {
+                             return cluster.version_after(newest);
+                         }},
+                cluster.stats,
+                [&outcomes, index](Result<object::Manifest> written) {
+                    outcomes[index] = std::move(written);
+                },
+                nullptr);
+        REQUIRE(started.is_ok());
+        puts.push_back(started.value());
+    }
+    // Both have read the newest version before either writes.
+    for (size_t index = 0; index < 2; ++index) {
+        const Buffer& value = index == 0 ? first : second;
+        REQUIRE(puts[index]->on_data(value.view()).is_ok());
+        puts[index]->on_end(hash64(value.view()));
+    }
+    cluster.peers.run();
+    REQUIRE(outcomes[0].has_value());
+    REQUIRE(outcomes[1].has_value());
+    REQUIRE(outcomes[0]->is_ok());
+    REQUIRE(outcomes[1]->is_ok());
+    const Version a = outcomes[0]->value().version;
+    const Version b = outcomes[1]->value().version;
+    CHECK(a.hlc > uint64_t{1'000'000} << 16);
+    CHECK(b.hlc > uint64_t{1'000'000} << 16);
+    CHECK(a != b);
+    auto [status, bytes] = cluster.get("k");
+    REQUIRE(status.is_ok());
+    CHECK(equal_bytes(bytes.view(), (a < b ? second : first).view()));
 }
 
 TEST_CASE("superseded chunks are collected once the newer manifest is on every owner",
