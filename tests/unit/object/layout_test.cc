@@ -9,7 +9,6 @@
 
 #include <catch2/catch.hpp>
 
-
 namespace shoal::object {
 namespace {
 
