@@ -273,6 +273,53 @@ TEST_CASE("sim: a put's own code places that many chunks, and reads back under i
     CHECK(std::string(missed.value().message).find("10 needed") != std::string::npos);
 }
 
+// One node cut off from the rest, with objects put through the others while it is away.
+struct CutOff {
+    std::vector<HostPort> others;
+    std::vector<HostPort> victim;
+    std::vector<Buffer> objects;
+};
+
+// Cuts node `victim` off and puts `count` objects of several stripes through the others, as
+// obj/0, obj/1, ...
+CutOff put_while_cut_off(DataCluster& cluster, size_t victim, size_t count, uint64_t seed) {
+    CutOff cut;
+    for (size_t index = 0; index < cluster.size(); ++index) {
+        if (index != victim) cut.others.push_back(cluster.address(index));
+    }
+    cut.victim = {cluster.address(victim)};
+    cluster.network().cut(cut.victim, cut.others);
+
+    Prng prng(seed);
+    for (size_t index = 0; index < count; ++index) {
+        Buffer object(100'000 + prng.below(100'000));
+        prng.fill(object.data(), object.size());
+        INFO("put " << index);
+        REQUIRE(cluster.put(index % victim, fmt::format("obj/{}", index), object.view()).is_ok());
+        cut.objects.push_back(std::move(object));
+    }
+    return cut;
+}
+
+// How many of the objects' chunks placement gives to node `victim`: each of them goes to a
+// fallback while the victim is away.
+uint64_t chunks_placed_on(DataCluster& cluster, size_t victim, const std::vector<Buffer>& objects) {
+    uint64_t placed = 0;
+    for (size_t index = 0; index < objects.size(); ++index) {
+        const std::string key = fmt::format("obj/{}", index);
+        const uint32_t stripes = static_cast<uint32_t>(
+                (objects[index].size() + kSimStripeBytes - 1) / kSimStripeBytes);
+        for (uint32_t stripe = 0; stripe < stripes; ++stripe) {
+            const std::vector<coordinator::NodeKey> owners =
+                    cluster.node(0).layout()->stripe_candidates(key, stripe);
+            for (size_t position = 0; position < 6; ++position) {
+                if (owners[position].low == victim + 1) placed += 1;
+            }
+        }
+    }
+    return placed;
+}
+
 TEST_CASE("sim: chunks handed off while their owner was cut off are handed back to it",
           "[sim][cluster]") {
     // Eight nodes, so that a stripe of six chunks has fallbacks.
@@ -281,22 +328,7 @@ TEST_CASE("sim: chunks handed off while their owner was cut off are handed back 
     DataCluster cluster(memory_cluster(kNodes, /*seed=*/21));
     REQUIRE(cluster.run_until(std::chrono::seconds(20), [&] { return cluster.converged(); }));
 
-    std::vector<HostPort> others;
-    for (size_t index = 0; index < kNodes; ++index) {
-        if (index != kVictim) others.push_back(cluster.address(index));
-    }
-    const std::vector<HostPort> victim = {cluster.address(kVictim)};
-    cluster.network().cut(victim, others);
-
-    Prng prng(21);
-    std::vector<Buffer> objects;
-    for (size_t index = 0; index < 12; ++index) {
-        Buffer object(100'000 + prng.below(100'000));
-        prng.fill(object.data(), object.size());
-        INFO("put " << index);
-        REQUIRE(cluster.put(index % kVictim, fmt::format("obj/{}", index), object.view()).is_ok());
-        objects.push_back(std::move(object));
-    }
+    const CutOff cut = put_while_cut_off(cluster, kVictim, /*count=*/12, /*seed=*/21);
     const auto total = [&](auto&& figure) {
         uint64_t sum = 0;
         for (size_t index = 0; index < kNodes; ++index) {
@@ -304,26 +336,23 @@ TEST_CASE("sim: chunks handed off while their owner was cut off are handed back 
         }
         return sum;
     };
-    // The victim's chunk of each stripe fails after the peer timeout, once the put has its
-    // quorum, and then goes to a fallback: wait until every stripe's has.
     const auto held = [&] {
         return total([](node::Node& node) { return node.hand_back().held(); });
     };
     const auto handed_off = [&] {
         return total([](node::Node& node) { return node.operation_stats().chunks_handed_off; });
     };
-    uint64_t last_seen = 0;
-    REQUIRE(cluster.run_until(std::chrono::seconds(30), [&] {
-        const uint64_t now = handed_off();
-        const bool settled = now > 0 && now == last_seen && held() == now;
-        last_seen = now;
-        return settled;
-    }));
-    const uint64_t held_for_victim = held();
+    // Every stripe with the victim among its owners hands the victim's chunk to a fallback,
+    // once the put has its quorum and that chunk has timed out.
+    const uint64_t held_for_victim = chunks_placed_on(cluster, kVictim, cut.objects);
     CAPTURE(held_for_victim);
+    REQUIRE(held_for_victim > 0);
+    REQUIRE(cluster.run_until(std::chrono::seconds(30), [&] {
+        return handed_off() == held_for_victim && held() == held_for_victim;
+    }));
 
     // Healed, the victim is seen alive again and every fallback hands its chunks back.
-    cluster.network().heal(victim, others);
+    cluster.network().heal(cut.victim, cut.others);
     REQUIRE(cluster.run_until(std::chrono::seconds(60), [&] { return held() == 0; }));
     CHECK(total([](node::Node& node) { return node.hand_back().stats().handed_back; }) ==
           held_for_victim);
@@ -332,11 +361,11 @@ TEST_CASE("sim: chunks handed off while their owner was cut off are handed back 
     // stripe needs them.
     cluster.crash(0);
     cluster.crash(1);
-    for (size_t index = 0; index < objects.size(); ++index) {
+    for (size_t index = 0; index < cut.objects.size(); ++index) {
         CAPTURE(index);
         Result<ObjectRead> read = cluster.get(kVictim, fmt::format("obj/{}", index));
         REQUIRE(read.is_ok());
-        CHECK(equal_bytes(read.value().data.view(), objects[index].view()));
+        CHECK(equal_bytes(read.value().data.view(), cut.objects[index].view()));
     }
 }
 
@@ -348,22 +377,7 @@ TEST_CASE("sim: a fallback restarted over its disk still hands its chunks back",
     constexpr size_t kVictim = 6;
     DataCluster cluster(DataCluster::Options{.nodes = kNodes, .seed = 31});
     REQUIRE(cluster.run_until(std::chrono::seconds(20), [&] { return cluster.all_alive(); }));
-    std::vector<HostPort> others;
-    for (size_t index = 0; index < kNodes; ++index) {
-        if (index != kVictim) others.push_back(cluster.address(index));
-    }
-    const std::vector<HostPort> victim = {cluster.address(kVictim)};
-    cluster.network().cut(victim, others);
-
-    Prng prng(31);
-    std::vector<Buffer> objects;
-    for (size_t index = 0; index < 8; ++index) {
-        Buffer object(100'000 + prng.below(100'000));
-        prng.fill(object.data(), object.size());
-        INFO("put " << index);
-        REQUIRE(cluster.put(index % kVictim, fmt::format("obj/{}", index), object.view()).is_ok());
-        objects.push_back(std::move(object));
-    }
+    const CutOff cut = put_while_cut_off(cluster, kVictim, /*count=*/8, /*seed=*/31);
     const auto held = [&](size_t index) {
         return cluster.node(index).hand_back().held();
     };
@@ -376,19 +390,7 @@ TEST_CASE("sim: a fallback restarted over its disk still hands its chunks back",
     };
     // Every stripe with the victim among its owners hands the victim's chunk to a fallback,
     // once the put has its quorum and that chunk has timed out.
-    uint64_t held_for_victim = 0;
-    for (size_t index = 0; index < objects.size(); ++index) {
-        const std::string key = fmt::format("obj/{}", index);
-        const uint32_t stripes = static_cast<uint32_t>(
-                (objects[index].size() + kSimStripeBytes - 1) / kSimStripeBytes);
-        for (uint32_t stripe = 0; stripe < stripes; ++stripe) {
-            const std::vector<coordinator::NodeKey> owners =
-                    cluster.node(0).layout()->stripe_candidates(key, stripe);
-            for (size_t position = 0; position < 6; ++position) {
-                if (owners[position].low == kVictim + 1) held_for_victim += 1;
-            }
-        }
-    }
+    const uint64_t held_for_victim = chunks_placed_on(cluster, kVictim, cut.objects);
     CAPTURE(held_for_victim);
     REQUIRE(held_for_victim > 0);
     REQUIRE(cluster.run_until(std::chrono::seconds(30), [&] {
@@ -415,7 +417,7 @@ TEST_CASE("sim: a fallback restarted over its disk still hands its chunks back",
         return true;
     }));
 
-    cluster.network().heal(victim, others);
+    cluster.network().heal(cut.victim, cut.others);
     uint64_t handed_back = 0;
     uint64_t tracked = 0;
     const bool all_back = cluster.run_until(std::chrono::seconds(60), [&] {
@@ -441,11 +443,11 @@ TEST_CASE("sim: a fallback restarted over its disk still hands its chunks back",
         cluster.crash(index);
         crashed += 1;
     }
-    for (size_t index = 0; index < objects.size(); ++index) {
+    for (size_t index = 0; index < cut.objects.size(); ++index) {
         CAPTURE(index);
         Result<ObjectRead> read = cluster.get(7, fmt::format("obj/{}", index));
         REQUIRE(read.is_ok());
-        CHECK(equal_bytes(read.value().data.view(), objects[index].view()));
+        CHECK(equal_bytes(read.value().data.view(), cut.objects[index].view()));
     }
 }
 

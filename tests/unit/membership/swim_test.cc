@@ -134,19 +134,31 @@ void deliver(Swim& swim, Instant now, const PacketSpec& spec) {
     swim.on_datagram(now, identity_of(spec.sender).address, bytes.view());
 }
 
+// A push-pull from member `sender` in cluster "shoal", carrying `members`.
+Buffer push_pull_from(uint64_t sender,
+                      std::vector<MemberUpdate> members,
+                      bool reply,
+                      uint64_t sender_incarnation = 0) {
+    const PushPull state{.header = {.kind = PacketKind::kPushPull,
+                                    .cluster = cluster_hash("shoal"),
+                                    .sender = id_of(sender),
+                                    .sender_incarnation = Incarnation{sender_incarnation}},
+                         .reply = reply,
+                         .members = std::move(members)};
+    Buffer bytes;
+    encode_push_pull(state, bytes);
+    return bytes;
+}
+
 // Members `numbers` become known to `swim`, alive at `incarnation`, through a push-pull reply
 // from the first of them.
 void meet(Swim& swim, Instant now, const std::vector<uint64_t>& numbers, uint64_t incarnation = 0) {
-    PushPull state{.header = {.kind = PacketKind::kPushPull,
-                              .cluster = cluster_hash("shoal"),
-                              .sender = id_of(numbers.front()),
-                              .sender_incarnation = Incarnation{incarnation}},
-                   .reply = true};
+    std::vector<MemberUpdate> members;
     for (const uint64_t number : numbers) {
-        state.members.push_back(alive(number, incarnation));
+        members.push_back(alive(number, incarnation));
     }
-    Buffer bytes;
-    encode_push_pull(state, bytes);
+    const Buffer bytes =
+            push_pull_from(numbers.front(), std::move(members), /*reply=*/true, incarnation);
     const Result<std::optional<Buffer>> answer = swim.on_push_pull(now, bytes.view());
     REQUIRE(answer.is_ok());
     REQUIRE(!answer.value().has_value());  // A reply is not answered.
@@ -553,15 +565,9 @@ TEST_CASE("swim: joins and push-pulls exchange and merge the whole state", "[uni
     }
     SECTION("a request is answered with our state; remote dead becomes our suspect") {
         meet(swim, at(10), {2, 3});
-        PushPull remote{.header = {.kind = PacketKind::kPushPull,
-                                   .cluster = cluster_hash("shoal"),
-                                   .sender = id_of(4)}};
-        remote.members.push_back(alive(4, 0));
         MemberUpdate dead = alive(2, 0);
         dead.state = MemberState::kDead;
-        remote.members.push_back(dead);
-        Buffer bytes;
-        encode_push_pull(remote, bytes);
+        const Buffer bytes = push_pull_from(4, {alive(4, 0), dead}, /*reply=*/false);
         Result<std::optional<Buffer>> reply = swim.on_push_pull(at(20), bytes.view());
         REQUIRE(reply.is_ok());
         REQUIRE(reply.value().has_value());
@@ -592,16 +598,9 @@ TEST_CASE("swim: a push-pull teaches a dead member we never knew, as a suspect",
     Swim swim(quiet(), identity_of(1), /*seed=*/1, at(0));
     meet(swim, at(0), {2});
     take_events(swim);
-    PushPull remote{.header = {.kind = PacketKind::kPushPull,
-                               .cluster = cluster_hash("shoal"),
-                               .sender = id_of(2)},
-                    .reply = true};
-    remote.members.push_back(alive(2, 0));
     MemberUpdate dead = alive(7, 3);
     dead.state = MemberState::kDead;
-    remote.members.push_back(dead);
-    Buffer bytes;
-    encode_push_pull(remote, bytes);
+    const Buffer bytes = push_pull_from(2, {alive(2, 0), dead}, /*reply=*/true);
     REQUIRE(swim.on_push_pull(at(10), bytes.view()).is_ok());
 
     const Member* learned = swim.find(id_of(7));
