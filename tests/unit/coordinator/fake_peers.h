@@ -1,7 +1,7 @@
 // FakePeers: a cluster of in-memory nodes behind coordinator::Peers, for the operations' unit
 // tests. Calls complete only when the test runs them (run()), never inside the call, as the
-// interface promises. A node can be down (calls fail with kUnavailable) and a stored chunk can
-// be corrupted or dropped, to drive degraded reads.
+// interface promises. A node can be down (calls fail with kUnavailable), full, or unable to read
+// its manifests, and a stored chunk can be corrupted or dropped, to drive degraded reads.
 #pragma once
 
 #include <deque>
@@ -23,7 +23,8 @@ struct FakeNode {
     std::map<std::string, Buffer> chunks;  // By chunk store key.
     std::map<std::string, object::Manifest> manifests;
     bool down = false;
-    bool full = false;  // Refuses writes for lack of space.
+    bool full = false;                  // Refuses writes for lack of space.
+    bool fails_manifest_reads = false;  // Answers manifest reads with an error.
 };
 
 class FakePeers final : public Peers {
@@ -121,6 +122,7 @@ public:
     void get_manifest(const NodeKey& to, const std::string& key, ManifestDone done) override {
         later([this, to, key, done]() {
             if (is_down(to)) return done(Status::unavailable("node down"));
+            if (node(to).fails_manifest_reads) return done(Status::io_error("manifest unreadable"));
             auto found = node(to).manifests.find(key);
             if (found == node(to).manifests.end()) {
                 return done(std::optional<object::Manifest>());

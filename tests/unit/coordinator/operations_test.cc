@@ -455,6 +455,85 @@ TEST_CASE("two puts raised past a newer version get distinct versions", "[coordi
     CHECK(equal_bytes(bytes.view(), (a < b ? second : first).view()));
 }
 
+// A put of `value` at exactly `version`, as a node whose clock reads it would send.
+void put_at(Cluster& cluster, const std::string& key, ByteView value, Version version) {
+    std::optional<Result<object::Manifest>> outcome;
+    auto started = PutOperation::start(
+            cluster.peers,
+            cluster.layout,
+            {.key = key,
+             .declared_bytes = value.size(),
+             .stripe_bytes = kStripeBytes,
+             .version = version},
+            cluster.stats,
+            [&](Result<object::Manifest> written) { outcome = std::move(written); },
+            nullptr);
+    REQUIRE(started.is_ok());
+    REQUIRE(started.value()->on_data(value).is_ok());
+    started.value()->on_end(hash64(value));
+    cluster.peers.run();
+    REQUIRE(outcome.has_value());
+    REQUIRE(outcome->is_ok());
+}
+
+// A peer whose clock is past what any clock believes (the year 6429) wrote the key's newest
+// version: no later one can be issued, so puts and deletes of the key are refused, and what
+// is there stays readable.
+TEST_CASE("a put or delete over a version past the clock is refused", "[coordinator]") {
+    Cluster cluster(6);
+    const Buffer broken = random_bytes(30, 100);
+    put_at(cluster,
+           "k",
+           broken.view(),
+           {.hlc = HybridClock::kWallClockMsCeiling << 16, .node = NodeId{9}});
+
+    Result<object::Manifest> small = cluster.put("k", as_bytes("tiny"));
+    REQUIRE_FALSE(small.is_ok());
+    CHECK(small.status().code() == Code::kUnavailable);
+    CHECK_THAT(small.status().message(),
+               Catch::Contains("put k: the key's newest version is past this node's clock"));
+    const Buffer big = random_bytes(31, kStripeBytes + 1);
+    Result<object::Manifest> striped = cluster.put("k", big.view());
+    REQUIRE_FALSE(striped.is_ok());
+    CHECK(striped.status().code() == Code::kUnavailable);
+    Result<Version> removed = cluster.remove("k");
+    REQUIRE_FALSE(removed.is_ok());
+    CHECK_THAT(removed.status().message(),
+               Catch::Contains("rm k: its newest version is past this node's clock"));
+
+    auto [status, bytes] = cluster.get("k");
+    REQUIRE(status.is_ok());
+    CHECK(equal_bytes(bytes.view(), broken.view()));
+    // The refused striped put left no chunks behind.
+    CHECK(chunks_held(cluster.peers) == 0);
+}
+
+// Without the key's newest version a put cannot know that its own is later, so it fails
+// rather than guess, and writes nothing a read could find.
+TEST_CASE("a put whose read of the newest version fails, fails with that error", "[coordinator]") {
+    Cluster cluster(6);
+    REQUIRE(cluster.put("k", as_bytes("first")).is_ok());
+    for (auto& [key, node] : cluster.peers.nodes())
+        node.fails_manifest_reads = true;
+    const Buffer value = random_bytes(32, 2 * kStripeBytes);
+    Result<object::Manifest> striped = cluster.put("k", value.view());
+    REQUIRE_FALSE(striped.is_ok());
+    INFO(striped.status().to_string());
+    CHECK_THAT(striped.status().message(), Catch::Contains("put k"));
+    CHECK_THAT(striped.status().message(), Catch::Contains("manifest unreadable"));
+    Result<object::Manifest> small = cluster.put("k", as_bytes("second"));
+    REQUIRE_FALSE(small.is_ok());
+
+    CHECK(chunks_held(cluster.peers) == 0);
+    for (auto& [key, node] : cluster.peers.nodes()) {
+        node.fails_manifest_reads = false;
+        REQUIRE(node.manifests.size() == 1);
+    }
+    auto [status, bytes] = cluster.get("k");
+    REQUIRE(status.is_ok());
+    CHECK(as_string_view(bytes.view()) == "first");
+}
+
 TEST_CASE("superseded chunks are collected once the newer manifest is on every owner",
           "[coordinator]") {
     Cluster cluster(6);
