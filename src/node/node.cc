@@ -41,6 +41,8 @@ Status Node::Options::validate() const {
     if (push_pull_timeout_ticks == 0) {
         return Status::invalid_argument("node: push-pull timeout is 0");
     }
+    if (put_idle_timeout_ticks == 0) return Status::invalid_argument("node: put idle timeout is 0");
+    if (put_wait_timeout_ticks == 0) return Status::invalid_argument("node: put wait timeout is 0");
     SHOAL_TRY(cluster.validate());
     if (storage_mode == StorageMode::kDisk) SHOAL_TRY(disk.validate());
     return memory.validate();
@@ -418,7 +420,10 @@ void Node::begin_shutdown() {
 void Node::on_tick() {
     tick_membership(runtime_.now());
     peer_client_->on_tick();
-    if (serving_) tick_hand_back();
+    if (serving_) {
+        tick_hand_back();
+        tick_puts(runtime_.now());
+    }
     if (is_disk()) disk_->on_tick();
     if (!shutting_down_ || stopped_) return;
     shutdown_ticks_ += 1;

@@ -2,6 +2,8 @@
 // delete, stat and list becomes a coordinator operation over PeerClient, and the layout the
 // operations place by is rebuilt from the member list whenever it changes.
 #include <algorithm>
+#include <chrono>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -19,6 +21,10 @@ wire::ObjectInfo info_of(const object::Manifest& manifest) {
     return {.version = manifest.version,
             .object_bytes = manifest.object_bytes,
             .digest = manifest.object_digest};
+}
+
+int64_t milliseconds_of(Duration duration) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(duration).count();
 }
 
 }  // namespace
@@ -140,7 +146,8 @@ void Node::wait_for_put_buffer(runtime::ConnectionId id,
                        .waiting = WaitingPut{.redundancy = put.redundancy,
                                              .data = Buffer(put.piece.data),
                                              .last = put.piece.last,
-                                             .digest = put.piece.digest}});
+                                             .digest = put.piece.digest,
+                                             .since = runtime_.now()}});
     puts_waiting_.emplace_back(id, request);
     update_receiving(id, connection);
 }
@@ -190,6 +197,7 @@ void Node::start_put(runtime::ConnectionId id,
         return;
     }
     put->second.operation = started.value();
+    put->second.idle_since = runtime_.now();
     puts_active_ += 1;
     stats_.puts_active_peak = std::max<uint64_t>(stats_.puts_active_peak, puts_active_);
     apply_piece(id, connection, put, first);
@@ -216,6 +224,72 @@ void Node::start_waiting_puts() {
                                  .digest = waiting.digest,
                                  .data = waiting.data.view()});
     }
+}
+
+// The idle clock runs while the put waits on its client: for a piece the node would read, or
+// for the client to read its replies. A put held back by stripes in flight or by the disk is
+// not stalled.
+void Node::tick_puts(Instant now) {
+    const Duration idle_max = kTickDuration * options_.put_idle_timeout_ticks;
+    const Duration wait_max = kTickDuration * options_.put_wait_timeout_ticks;
+    for (auto& [id, connection] : connections_) {
+        std::vector<std::pair<RequestId, Status>> ended;
+        for (auto& [request, put] : connection.puts) {
+            if (put.waiting.has_value()) {
+                if (now - put.waiting->since < wait_max) continue;
+                ended.emplace_back(
+                        request,
+                        Status::resource_exhausted(fmt::format(
+                                "put {}: waited {} ms for room in the node's put buffer ({} puts "
+                                "running); retry later or through another node",
+                                put.assembly.key(),
+                                milliseconds_of(now - put.waiting->since),
+                                puts_active_)));
+                continue;
+            }
+            const bool ready = !put.complete && put.operation != nullptr &&
+                               put.operation->wants_data() && !connection.paused_for_disk &&
+                               puts_want_data(connection);
+            if (!ready) {
+                put.idle_since = now;
+            } else if (now - put.idle_since >= idle_max) {
+                ended.emplace_back(request,
+                                   Status::timeout(fmt::format(
+                                           "put {}: no data from the client for {} ms; the put "
+                                           "is abandoned and nothing of it is stored",
+                                           put.assembly.key(),
+                                           milliseconds_of(now - put.idle_since))));
+            }
+        }
+        for (const auto& [request, why] : ended) {
+            end_put(id, connection, connection.puts.find(request), why);
+        }
+    }
+}
+
+void Node::end_put(runtime::ConnectionId id,
+                   Connection& connection,
+                   PutMap::iterator put,
+                   const Status& why) {
+    const RequestId request = put->first;
+    const bool more_pieces_expected =
+            put->second.waiting.has_value() ? !put->second.waiting->last : !put->second.complete;
+    log_.warn("put_ended connection={} peer={} request={} reason=\"{}\"",
+              to_u64(id),
+              connection.peer_address,
+              to_u64(request),
+              why.message());
+    stats_.puts_timed_out += 1;
+    stats_.puts_abandoned += 1;
+    if (put->second.operation != nullptr) put->second.operation->cancel();
+    std::erase_if(puts_waiting_, [id, request](const auto& waiting) {
+        return waiting.first == id && waiting.second == request;
+    });
+    reply_error(id, request, wire::Opcode::kPut, why);
+    erase_put(connection, put);
+    abort_put(connection, request, more_pieces_expected);
+    update_receiving(id, connection);
+    if (shutting_down_) finish_shutdown_if_drained();
 }
 
 void Node::erase_put(Connection& connection, PutMap::iterator put) {
@@ -278,6 +352,7 @@ void Node::apply_piece(runtime::ConnectionId id,
         return;
     }
     stats_.bytes_received += piece.data.size();
+    pending.idle_since = runtime_.now();
     // This node's own chunks go to its disk: a client that outruns it waits, as peers do.
     if (is_disk()) pause_if_backlogged(id, connection);
     if (pending.assembly.is_complete()) {

@@ -1,8 +1,9 @@
 // Goal: the cluster data path end to end: six real Nodes under RS 4+2 take puts through any
 // node and return every object byte-exact through any other, still do with any two nodes
 // crashed, and with a third crashed fail with an error rather than wrong bytes; the node-wide
-// put and get buffers hold requests back rather than fail them; a put's own code places that
-// many chunks; chunks handed off while their owner was away go back to it.
+// put and get buffers hold requests back rather than fail them, and puts that stall give
+// theirs back; a put's own code places that many chunks; chunks handed off while their owner
+// was away go back to it.
 //
 // Method: testing::DataCluster (data_cluster.h) in memory mode, 64 KiB stripes so that
 // objects of a few hundred KiB have several. Tests that keep several requests in flight on
@@ -38,12 +39,51 @@ DataCluster::Options memory_cluster(size_t nodes,
 // data_cluster.cc's stripe size.
 constexpr uint64_t kSimStripeBytes = 64 * 1024;
 
-// Waits for the first frame of `request` on node `through`'s client: whether it is a reply.
-bool acknowledged(DataCluster& cluster, size_t through, RequestId request) {
-    SimClient& client = cluster.client(through);
+// Waits for the first frame of `request` on `client`: whether it is a reply.
+bool acknowledged(DataCluster& cluster, SimClient& client, RequestId request) {
     REQUIRE(cluster.run_until(std::chrono::seconds(30),
                               [&] { return !client.frames(request).empty(); }));
     return client.frames(request).front().header.kind == wire::FrameKind::kResponse;
+}
+
+bool acknowledged(DataCluster& cluster, size_t through, RequestId request) {
+    return acknowledged(cluster, cluster.client(through), request);
+}
+
+// The error `request` was answered with. REQUIRES: it was answered.
+Status error_of(const SimClient& client, RequestId request) {
+    REQUIRE(!client.frames(request).empty());
+    const ReceivedFrame& frame = client.frames(request).front();
+    REQUIRE(frame.header.kind == wire::FrameKind::kError);
+    Result<wire::ErrorReply> error = wire::decode_error(frame.body.view());
+    REQUIRE(error.is_ok());
+    return Status::from_code(error.value().code, error.value().message);
+}
+
+// A put of `object` with only its first piece: the put then waits for the rest.
+void send_first_piece(SimClient& client,
+                      RequestId request,
+                      const std::string& key,
+                      ByteView object) {
+    Buffer frame;
+    wire::encode_request(
+            request,
+            wire::PutRequest{.key = key,
+                             .object_bytes = object.size(),
+                             .piece = {.data = object.first(limits::kDataFrameBytesMax)}},
+            frame);
+    client.send(std::move(frame));
+}
+
+// The rest of a put that send_first_piece began.
+void send_last_piece(SimClient& client, RequestId request, ByteView object) {
+    Buffer piece;
+    wire::encode_put_piece(request,
+                           wire::PutPiece{.last = true,
+                                          .digest = hash64(object),
+                                          .data = object.subspan(limits::kDataFrameBytesMax)},
+                           piece);
+    client.send(std::move(piece));
 }
 
 TEST_CASE("sim: six nodes under RS 4+2 serve every object through any node, with two down",
@@ -136,38 +176,94 @@ TEST_CASE("sim: puts beyond the node's put buffer wait their turn and all comple
         // more from this connection, which must not be paused.
         Buffer object(2 * limits::kDataFrameBytesMax);
         prng.fill(object.data(), object.size());
-        const ByteView halves[2] = {object.view().first(limits::kDataFrameBytesMax),
-                                    object.view().subspan(limits::kDataFrameBytesMax)};
         for (uint64_t id = 1; id <= 2; ++id) {
-            Buffer frame;
-            wire::encode_request(RequestId{id},
-                                 wire::PutRequest{.key = fmt::format("half/{}", id),
-                                                  .object_bytes = object.size(),
-                                                  .piece = {.data = halves[0]}},
-                                 frame);
-            client.send(std::move(frame));
+            send_first_piece(client, RequestId{id}, fmt::format("half/{}", id), object.view());
         }
         const Buffer small(10);
         send_put(client, RequestId{3}, "third", small.view());
         REQUIRE_FALSE(acknowledged(cluster, 1, RequestId{3}));
-        Result<wire::ErrorReply> refused =
-                wire::decode_error(client.frames(RequestId{3}).front().body.view());
-        REQUIRE(refused.is_ok());
-        CHECK(refused.value().code == Code::kResourceExhausted);
-        CHECK_THAT(std::string(refused.value().message), Catch::Contains("put buffer is full"));
+        const Status refused = error_of(client, RequestId{3});
+        CHECK(refused.code() == Code::kResourceExhausted);
+        CHECK_THAT(refused.message(), Catch::Contains("put buffer is full"));
         CHECK(cluster.node(1).stats().puts_refused_busy == 1);
         for (uint64_t id = 1; id <= 2; ++id) {
-            Buffer piece;
-            wire::encode_put_piece(
-                    RequestId{id},
-                    wire::PutPiece{
-                            .last = true, .digest = hash64(object.view()), .data = halves[1]},
-                    piece);
-            client.send(std::move(piece));
+            send_last_piece(client, RequestId{id}, object.view());
         }
         for (uint64_t id = 1; id <= 2; ++id) {
             CHECK(acknowledged(cluster, 1, RequestId{id}));
         }
+    }
+}
+
+// Puts hold the node's put buffer only while their clients keep up: one whose client stalls
+// is ended, one that waits too long for room is refused, and one whose client leaves while
+// it waits leaves the queue at once.
+TEST_CASE("sim: puts that stall or wait too long end with a clear error", "[sim][cluster]") {
+    constexpr uint32_t kIdleTicks = 300;  // 3 s.
+    constexpr uint32_t kWaitTicks = 100;  // 1 s.
+    DataCluster cluster(memory_cluster(6, /*seed=*/9, [](node::Node::Options& options) {
+        options.cluster.put_buffer_bytes = 1;  // Two puts at a time.
+        options.put_idle_timeout_ticks = kIdleTicks;
+        options.put_wait_timeout_ticks = kWaitTicks;
+    }));
+    REQUIRE(cluster.run_until(std::chrono::seconds(20), [&] { return cluster.converged(); }));
+    const node::Node& node = cluster.node(1);
+    SimClient& stalled = cluster.client(1);
+    Prng prng(9);
+    Buffer object(2 * limits::kDataFrameBytesMax);
+    prng.fill(object.data(), object.size());
+    // Two puts that take the whole buffer, and then send nothing more.
+    const Instant started = cluster.now();
+    for (uint64_t id = 1; id <= 2; ++id) {
+        send_first_piece(stalled, RequestId{id}, fmt::format("stalled/{}", id), object.view());
+    }
+    REQUIRE(cluster.run_until(std::chrono::seconds(1),
+                              [&] { return node.stats().puts_active_peak == 2; }));
+    std::unique_ptr<SimClient> other = cluster.new_client(1);
+    const Buffer small(10);
+
+    SECTION("a waiting put whose client goes away leaves the queue") {
+        send_put(*other, RequestId{1}, "gone", small.view());
+        REQUIRE(cluster.run_until(std::chrono::milliseconds(500),
+                                  [&] { return node.puts_waiting() == 1; }));
+        other->disconnect();
+        REQUIRE(cluster.run_until(std::chrono::milliseconds(500),
+                                  [&] { return node.puts_waiting() == 0; }));
+        CHECK(node.stats().puts_timed_out == 0);
+    }
+    SECTION("a put that waits past the wait timeout is refused") {
+        const Instant sent = cluster.now();
+        send_put(*other, RequestId{1}, "late", small.view());
+        REQUIRE_FALSE(acknowledged(cluster, *other, RequestId{1}));
+        CHECK(cluster.now() - sent >= kTickDuration * kWaitTicks);
+        CHECK(cluster.now() - started < kTickDuration * kIdleTicks);
+        const Status refused = error_of(*other, RequestId{1});
+        CHECK(refused.code() == Code::kResourceExhausted);
+        CHECK_THAT(refused.message(), Catch::Contains("put late: waited"));
+        CHECK_THAT(refused.message(), Catch::Contains("room in the node's put buffer"));
+        CHECK(node.puts_waiting() == 0);
+        CHECK(stalled.frames(RequestId{1}).empty());  // The stalled puts have not timed out yet.
+    }
+    SECTION("puts whose client sends nothing more are ended, and their buffer goes to others") {
+        for (uint64_t id = 1; id <= 2; ++id) {
+            REQUIRE_FALSE(acknowledged(cluster, stalled, RequestId{id}));
+            const Status ended = error_of(stalled, RequestId{id});
+            CHECK(ended.code() == Code::kTimeout);
+            CHECK_THAT(ended.message(), Catch::Contains("no data from the client"));
+        }
+        CHECK(cluster.now() - started >= kTickDuration * kIdleTicks);
+        CHECK(node.stats().puts_timed_out == 2);
+        // The client's late pieces are dropped, and its connection serves on.
+        for (uint64_t id = 1; id <= 2; ++id) {
+            send_last_piece(stalled, RequestId{id}, object.view());
+        }
+        send_put(stalled, RequestId{3}, "after", small.view());
+        CHECK(acknowledged(cluster, stalled, RequestId{3}));
+        CHECK(stalled.frames(RequestId{1}).size() == 1);
+        send_put(*other, RequestId{1}, "other", small.view());
+        CHECK(acknowledged(cluster, *other, RequestId{1}));
+        CHECK(node.stats().puts_waited == 0);
+        CHECK(cluster.get(2, "stalled/1").status().code() == Code::kNotFound);
     }
 }
 

@@ -140,6 +140,13 @@ bool DataCluster::all_alive() const {
     return converged();
 }
 
+std::unique_ptr<SimClient> DataCluster::new_client(size_t index) {
+    SHOAL_ASSERT(up(index));
+    auto client = std::make_unique<SimClient>(network_);
+    client->connect(*nodes_[index].runtime);
+    return client;
+}
+
 SimClient& DataCluster::connected_client(size_t through) {
     Member& member = nodes_[through];
     SHOAL_ASSERT(member.node != nullptr);

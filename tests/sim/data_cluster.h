@@ -79,6 +79,9 @@ public:
     bool serving(size_t index) const { return up(index) && nodes_[index].started_ok; }
     HostPort address(size_t index) const;
     SimClient& client(size_t index) { return *nodes_[index].client; }
+    // A further client of node `index`, for tests that need several connections to one node.
+    // It must go before the cluster does. REQUIRES: up(index).
+    std::unique_ptr<SimClient> new_client(size_t index);
     node::Node& node(size_t index) { return *nodes_[index].node; }
     const node::Node& node(size_t index) const { return *nodes_[index].node; }
     const SimDisk& disk(size_t index) const { return *nodes_[index].disk; }

@@ -51,13 +51,14 @@ struct NodeStats {
     uint64_t requests = 0;
     uint64_t requests_failed = 0;
     uint64_t frames_rejected = 0;      // Malformed frames that closed their connection.
-    uint64_t puts_abandoned = 0;       // Puts whose client went away or broke the stream.
+    uint64_t puts_abandoned = 0;       // Puts whose client went away, broke the stream or stalled.
     uint64_t bytes_received = 0;       // Object bytes accepted by puts.
     uint64_t bytes_sent = 0;           // Object bytes sent by gets.
     uint64_t gets_waited = 0;          // Gets that waited for the get buffer.
     uint64_t puts_waited = 0;          // Puts that waited for the put buffer.
     uint64_t puts_refused_busy = 0;    // Refused: the put buffer full and pieces interleaved.
     uint64_t puts_active_peak = 0;     // The most puts running at once.
+    uint64_t puts_timed_out = 0;       // Ended: the client sent nothing, or it waited too long.
     uint64_t push_pulls_refused = 0;   // Not started: kPushPullsInFlightMax were in flight.
     uint64_t push_pulls_failed = 0;    // No usable answer: refused, timed out or malformed.
     uint64_t push_pulls_answered = 0;  // Requests from peers answered with our state.
@@ -90,6 +91,12 @@ public:
         uint32_t leave_timeout_ticks = 300;
         // A push-pull whose answer has not arrived within this long is abandoned.
         uint32_t push_pull_timeout_ticks = 500;
+        // A running put whose client sends nothing for this long, while the node is ready to
+        // read it, fails with kTimeout and gives its share of the put buffer back (30 s).
+        uint32_t put_idle_timeout_ticks = 3000;
+        // A put that has waited this long for room in the put buffer fails with
+        // kResourceExhausted, so its client can retry elsewhere (60 s).
+        uint32_t put_wait_timeout_ticks = 6000;
         // The cluster data path: partitions, default redundancy, stripes ([cluster]).
         coordinator::ClusterOptions cluster;
 
@@ -123,6 +130,8 @@ public:
     const PeerServiceStats& peer_service_stats() const { return peer_service_->stats(); }
     const PeerClientStats& peer_client_stats() const { return peer_client_->stats(); }
     const HandBack& hand_back() const { return *hand_back_; }
+    // Puts waiting for room in the put buffer.
+    size_t puts_waiting() const { return puts_waiting_.size(); }
     // The layout operations place by; null until the node has started.
     const coordinator::Layout* layout() const { return layout_.get(); }
     storage::StoreStats store_stats() const { return store_.stats(); }
@@ -145,6 +154,7 @@ private:
         Buffer data;
         bool last = false;
         uint64_t digest = 0;
+        Instant since;  // When it began to wait.
     };
 
     struct PendingPut {
@@ -152,6 +162,8 @@ private:
         std::shared_ptr<coordinator::PutOperation> operation;  // Null while it waits its turn.
         std::optional<WaitingPut> waiting;
         bool complete = false;  // The client's last piece has arrived.
+        // Since when the node has been ready for the client's next piece and had none.
+        Instant idle_since;
     };
     using PutMap = std::map<RequestId, PendingPut>;
 
@@ -250,6 +262,12 @@ private:
                    wire::PutRedundancy redundancy,
                    const wire::PutPiece& first);
     void start_waiting_puts();
+    // Ends the puts whose client has stalled or that have waited too long. Once per tick.
+    void tick_puts(Instant now);
+    void end_put(runtime::ConnectionId id,
+                 Connection& connection,
+                 PutMap::iterator put,
+                 const Status& why);
     void erase_put(Connection& connection, PutMap::iterator put);
     void cancel_puts(runtime::ConnectionId id, Connection& connection);
     void apply_piece(runtime::ConnectionId id,
