@@ -126,12 +126,13 @@ void GetOperation::request_chunk(const std::shared_ptr<StripeRead>& stripe, uint
     fetch_chunk(stripe, chunk_index, node);
 }
 
-// The node the manifest names may have handed the chunk back to its owner (HandBack): then
-// the owner is asked before the chunk counts as missing.
+// The node the manifest names may have handed the chunk back to its owner (HandBack), or be
+// gone from the cluster with the chunk rebuilt or moved to a new owner (repair): then the
+// owner is asked before the chunk counts as missing.
 bool GetOperation::ask_owner_instead(const std::shared_ptr<StripeRead>& stripe,
                                      uint32_t chunk_index,
                                      const Status& status) {
-    if (status.code() != Code::kNotFound || chunk_index >= stripe->candidates.size() ||
+    if (status.is_ok() || chunk_index >= stripe->candidates.size() ||
         chunk_index >= layout_->table().owners_per_partition() ||
         (stripe->at_owner & erasure::chunk_bit(chunk_index)) != 0) {
         return false;

@@ -264,7 +264,10 @@ void PutOperation::send_chunk(const std::shared_ptr<Stripe>& stripe, uint32_t ch
         target = stripe->candidates[chunk_index];
     } else {
         const size_t first_fallback = std::max(owners, stripe->next_candidate);
-        if (first_fallback >= stripe->candidates.size()) return;
+        if (first_fallback >= stripe->candidates.size()) {
+            if (!discarding_) stats_.chunks_homeless += 1;
+            return;
+        }
         target = stripe->candidates[first_fallback];
         stripe->next_candidate = first_fallback + 1;
         if (slot.node != NodeKey{}) stats_.chunks_handed_off += 1;

@@ -43,6 +43,7 @@ inline Code missed_quorum_code(const std::optional<Status>& first_failure) {
 struct OperationStats {
     uint64_t chunks_written = 0;
     uint64_t chunks_handed_off = 0;  // Written to a fallback because an owner failed.
+    uint64_t chunks_homeless = 0;    // No owner or fallback took them: repair rebuilds them.
     uint64_t chunk_writes_failed = 0;
     uint64_t chunks_read = 0;
     uint64_t chunks_corrupt = 0;      // Failed their checks: treated as missing.
