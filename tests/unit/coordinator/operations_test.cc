@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "fake_peers.h"
+#include "fake_put.h"
 #include "shoal/base/hash.h"
 #include "shoal/base/key_hash.h"
 #include "shoal/base/prng.h"
@@ -386,30 +387,19 @@ size_t chunks_held(FakePeers& peers, std::optional<Version> version = std::nullo
     return held;
 }
 
+// A put of `value` at exactly `version`, as a node whose clock reads it would send.
+void put_at(Cluster& cluster, const std::string& key, ByteView value, Version version) {
+    Result<object::Manifest> written = testing::put_object(
+            cluster.peers, cluster.layout, cluster.stats, key, value, version, kStripeBytes);
+    REQUIRE(written.is_ok());
+}
+
 // The key's newest version is from a clock far ahead: both puts, started together through
 // one node, must be raised past it, and still differ (they name their chunks by version).
 TEST_CASE("two puts raised past a newer version get distinct versions", "[coordinator]") {
     Cluster cluster(6);
     const Buffer ahead = random_bytes(20, 100);
-    {
-        std::optional<Result<object::Manifest>> outcome;
-        auto started = PutOperation::start(
-                cluster.peers,
-                cluster.layout,
-                {.key = "k",
-                 .declared_bytes = ahead.size(),
-                 .stripe_bytes = kStripeBytes,
-                 .version = {.hlc = uint64_t{1'000'000} << 16, .node = NodeId{9}}},
-                cluster.stats,
-                [&](Result<object::Manifest> written) { outcome = std::move(written); },
-                nullptr);
-        REQUIRE(started.is_ok());
-        REQUIRE(started.value()->on_data(ahead.view()).is_ok());
-        started.value()->on_end(hash64(ahead.view()));
-        cluster.peers.run();
-        REQUIRE(outcome.has_value());
-        REQUIRE(outcome->is_ok());
-    }
+    put_at(cluster, "k", ahead.view(), {.hlc = uint64_t{1'000'000} << 16, .node = NodeId{9}});
     const Buffer first = random_bytes(21, 3 * kStripeBytes / 2);
     const Buffer second = random_bytes(22, 3 * kStripeBytes / 2);
     std::vector<std::optional<Result<object::Manifest>>> outcomes(2);
@@ -453,27 +443,6 @@ TEST_CASE("two puts raised past a newer version get distinct versions", "[coordi
     auto [status, bytes] = cluster.get("k");
     REQUIRE(status.is_ok());
     CHECK(equal_bytes(bytes.view(), (a < b ? second : first).view()));
-}
-
-// A put of `value` at exactly `version`, as a node whose clock reads it would send.
-void put_at(Cluster& cluster, const std::string& key, ByteView value, Version version) {
-    std::optional<Result<object::Manifest>> outcome;
-    auto started = PutOperation::start(
-            cluster.peers,
-            cluster.layout,
-            {.key = key,
-             .declared_bytes = value.size(),
-             .stripe_bytes = kStripeBytes,
-             .version = version},
-            cluster.stats,
-            [&](Result<object::Manifest> written) { outcome = std::move(written); },
-            nullptr);
-    REQUIRE(started.is_ok());
-    REQUIRE(started.value()->on_data(value).is_ok());
-    started.value()->on_end(hash64(value));
-    cluster.peers.run();
-    REQUIRE(outcome.has_value());
-    REQUIRE(outcome->is_ok());
 }
 
 // A peer whose clock is past what any clock believes (the year 6429) wrote the key's newest

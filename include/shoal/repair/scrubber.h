@@ -1,0 +1,107 @@
+// Scrubber: one node's share of repair (docs/repair.md). A pass walks the manifest lists of
+// every node of the layout, this node's own first, a page at a time, and runs an ObjectRepair
+// for:
+//   - each key in its own list that it leads: the first of the key's manifest owners that
+//     membership sees alive. This is the scrub: every object is checked by one node.
+//   - each key in another node's list that this node owns but holds no manifest of, or an
+//     older one. This is how a node that lost its store, or missed writes while it was away,
+//     gets back what it owns without anyone else noticing that it was gone.
+// While views differ two nodes may repair the same key, which repeats writes that are
+// idempotent.
+//
+// A pass starts settle_ticks after something that may have cost copies (schedule(): this
+// node started, the layout changed, a member came back) and pass_interval_ticks after the
+// last pass otherwise. A schedule() during a pass runs another pass once it ends. One repair
+// runs at a time, so a pass reads at most one stripe at a time.
+//
+// Single-threaded: every call and completion runs on the node's loop.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include "shoal/base/version.h"
+#include "shoal/coordinator/layout.h"
+#include "shoal/coordinator/peers.h"
+#include "shoal/repair/object_repair.h"
+
+namespace shoal::repair {
+
+struct ScrubStats {
+    uint64_t passes = 0;
+    uint64_t keys_listed = 0;  // Over every node's list, led or not.
+    uint64_t list_failures = 0;
+};
+
+class Scrubber {
+public:
+    struct Options {
+        uint32_t settle_ticks = 500;             // 5 s.
+        uint32_t pass_interval_ticks = 360'000;  // 1 h.
+        uint32_t page_keys = 256;
+
+        Status validate() const;
+    };
+
+    // The layout to place by; null while this node's view of the cluster is not whole.
+    using CurrentLayout = std::function<std::shared_ptr<const coordinator::Layout>()>;
+    using IsAlive = std::function<bool(const coordinator::NodeKey& node)>;
+    // The version of the key's manifest this node holds, if any.
+    using LocalVersion = std::function<std::optional<Version>(const std::string& key)>;
+
+    // `peers`, `log` must outlive the scrubber. The first pass is due one interval from now.
+    Scrubber(const Options& options,
+             coordinator::Peers& peers,
+             CurrentLayout layout,
+             IsAlive is_alive,
+             LocalVersion local_version,
+             spdlog::logger& log);
+
+    // Copies may have been lost or moved: a pass settle_ticks from now.
+    void schedule();
+    void on_tick();
+
+    bool in_pass() const { return in_pass_; }
+    const ScrubStats& stats() const { return stats_; }
+    const RepairStats& repair_stats() const { return repair_stats_; }
+
+private:
+    void start_pass(const coordinator::Layout& layout);
+    void list_page();
+    void on_page(Result<coordinator::ManifestPage> page);
+    // Starts the repair of the next listed key that needs one; false if none is left.
+    bool start_next_repair(const std::shared_ptr<const coordinator::Layout>& layout);
+    bool needs_repair(const coordinator::Layout& layout,
+                      const coordinator::ManifestSummary& entry) const;
+    void end_pass();
+
+    Options options_;
+    coordinator::Peers& peers_;
+    CurrentLayout layout_;
+    IsAlive is_alive_;
+    LocalVersion local_version_;
+    spdlog::logger& log_;
+    uint64_t tick_ = 0;
+    uint64_t due_tick_;
+    bool in_pass_ = false;
+    bool again_ = false;  // schedule() was called during this pass.
+    // The nodes whose lists this pass walks, this node first, and the one being walked.
+    std::vector<coordinator::NodeKey> sources_;
+    size_t source_ = 0;
+    std::string cursor_;  // The last key listed from the current source.
+    bool listing_ = false;
+    bool source_done_ = false;  // Its last page is in keys_.
+    bool repairing_ = false;
+    std::deque<coordinator::ManifestSummary> keys_;  // Listed, not yet looked at.
+    ScrubStats stats_;
+    RepairStats repair_stats_;
+};
+
+}  // namespace shoal::repair

@@ -1,0 +1,298 @@
+#include "shoal/repair/object_repair.h"
+
+#include <bit>
+#include <utility>
+
+#include "shoal/base/hash.h"
+#include "shoal/base/key_hash.h"
+#include "shoal/erasure/stripe.h"
+#include "shoal/object/chunk_header.h"
+
+namespace shoal::repair {
+
+using coordinator::node_key_of;
+using coordinator::NodeKey;
+
+void ObjectRepair::start(coordinator::Peers& peers,
+                         std::shared_ptr<const coordinator::Layout> layout,
+                         std::string key,
+                         RepairStats& stats,
+                         Done done) {
+    auto repair = std::make_shared<ObjectRepair>(
+            peers, std::move(layout), std::move(key), stats, std::move(done));
+    repair->read_manifests();
+}
+
+ObjectRepair::ObjectRepair(coordinator::Peers& peers,
+                           std::shared_ptr<const coordinator::Layout> layout,
+                           std::string key,
+                           RepairStats& stats,
+                           Done done)
+    : peers_(peers),
+      layout_(std::move(layout)),
+      key_(std::move(key)),
+      stats_(stats),
+      done_(std::move(done)) {}
+
+// Every owner is asked, not a quorum: the point is to find those that lag.
+void ObjectRepair::read_manifests() {
+    stats_.objects_checked += 1;
+    const std::vector<NodeKey> owners = layout_->manifest_owners(key_);
+    SHOAL_ASSERT(!owners.empty());
+    auto answers = std::make_shared<std::vector<Result<std::optional<object::Manifest>>>>(
+            owners.size(), Status::unavailable("not answered"));
+    auto waiting = std::make_shared<size_t>(owners.size());
+    for (size_t index = 0; index < owners.size(); ++index) {
+        peers_.get_manifest(owners[index],
+                            key_,
+                            [self = shared_from_this(), answers, waiting, index](
+                                    Result<std::optional<object::Manifest>> manifest) {
+                                (*answers)[index] = std::move(manifest);
+                                *waiting -= 1;
+                                if (*waiting == 0) self->on_manifests(*answers);
+                            });
+    }
+}
+
+void ObjectRepair::on_manifests(
+        const std::vector<Result<std::optional<object::Manifest>>>& answers) {
+    for (const auto& answer : answers) {
+        if (!answer.is_ok() || !answer.value().has_value()) continue;
+        if (!manifest_.has_value() || object::newer(*answer.value(), *manifest_)) {
+            manifest_ = *answer.value();
+        }
+    }
+    if (!manifest_.has_value()) {
+        done_();
+        return;
+    }
+    auto encoded = std::make_shared<Buffer>();
+    object::encode_manifest(*manifest_, *encoded);
+    const std::vector<NodeKey> owners = layout_->manifest_owners(key_);
+    for (size_t index = 0; index < owners.size() && index < answers.size(); ++index) {
+        const auto& answer = answers[index];
+        // An owner that did not answer may hold it: it is left for the next pass.
+        if (!answer.is_ok()) continue;
+        if (answer.value().has_value() && !object::newer(*manifest_, *answer.value())) continue;
+        in_flight_ += 1;
+        peers_.put_manifest(
+                owners[index], encoded, [self = shared_from_this()](const Status& status) {
+                    self->in_flight_ -= 1;
+                    if (status.is_ok()) self->stats_.manifests_repaired += 1;
+                    self->start_stripe();
+                });
+    }
+    if (in_flight_ == 0) start_stripe();
+}
+
+// Stripes go one at a time, each once the calls of the one before are answered.
+void ObjectRepair::start_stripe() {
+    if (in_flight_ > 0) return;
+    if (manifest_->kind != object::ManifestKind::kStriped || stripe_ >= manifest_->stripe_count()) {
+        call_done();
+        return;
+    }
+    if (!codec_.has_value()) {
+        Result<erasure::Codec> codec =
+                erasure::Codec::make(manifest_->scheme.k, manifest_->scheme.m);
+        if (!codec.is_ok()) {
+            call_done();
+            return;
+        }
+        codec_.emplace(std::move(codec).value());
+    }
+    candidates_ = layout_->stripe_candidates(key_, stripe_);
+    chunks_.clear();
+    chunks_.resize(manifest_->scheme.chunk_count());
+    for (uint32_t index = 0; index < manifest_->scheme.chunk_count(); ++index) {
+        NodeKey node = node_key_of(manifest_->chunk_node(stripe_, index));
+        if (node == NodeKey{} && index < candidates_.size()) node = candidates_[index];
+        ask_chunk(index, node);
+    }
+    if (in_flight_ == 0) on_stripe_read();
+}
+
+void ObjectRepair::ask_chunk(uint32_t chunk_index, const NodeKey& node) {
+    ChunkRead& read = chunks_[chunk_index];
+    read.node = node;
+    if (node == NodeKey{}) {
+        read.found = Found::kUnknown;
+        return;
+    }
+    in_flight_ += 1;
+    peers_.get_chunk(node,
+                     chunk_id(chunk_index),
+                     [self = shared_from_this(), chunk_index](Result<Buffer> record) {
+                         self->in_flight_ -= 1;
+                         self->on_chunk(chunk_index, std::move(record));
+                         if (self->in_flight_ == 0) self->on_stripe_read();
+                     });
+}
+
+// A chunk the node the manifest names lacks, or cannot give, is asked of its owner under the
+// current layout, as a get does: it may have been handed back, or that node may be gone.
+void ObjectRepair::on_chunk(uint32_t chunk_index, Result<Buffer> record) {
+    ChunkRead& read = chunks_[chunk_index];
+    if (record.is_ok()) {
+        read.record = std::move(record).value();
+        read.found = check_chunk(chunk_index, read);
+        if (read.found == Found::kGood) return;
+    } else {
+        read.found = record.status().code() == Code::kNotFound ? Found::kMissing : Found::kUnknown;
+    }
+    const bool has_owner = chunk_index < layout_->table().owners_per_partition() &&
+                           chunk_index < candidates_.size();
+    if (has_owner && !read.asked_owner && candidates_[chunk_index] != read.node) {
+        read.asked_owner = true;
+        read.found = Found::kAsking;
+        ask_chunk(chunk_index, candidates_[chunk_index]);
+    }
+}
+
+ObjectRepair::Found ObjectRepair::check_chunk(uint32_t chunk_index, ChunkRead& read) const {
+    Result<object::DecodedChunkHeader> decoded = object::decode_chunk_header(read.record.view());
+    if (!decoded.is_ok()) return Found::kCorrupt;
+    const object::ChunkHeader& header = decoded.value().header;
+    Status status = object::check_chunk_matches(
+            header, *manifest_, stripe_, static_cast<uint8_t>(chunk_index));
+    if (status.is_ok()) {
+        status = object::verify_chunk(header,
+                                      read.record.view().subspan(decoded.value().data_offset));
+    }
+    if (!status.is_ok()) return Found::kCorrupt;
+    read.data_offset = decoded.value().data_offset;
+    return Found::kGood;
+}
+
+void ObjectRepair::on_stripe_read() {
+    erasure::ChunkMask good = 0;
+    erasure::ChunkMask bad = 0;
+    for (uint32_t index = 0; index < chunks_.size(); ++index) {
+        const Found found = chunks_[index].found;
+        if (found == Found::kGood) good |= erasure::chunk_bit(index);
+        if (found == Found::kMissing || found == Found::kCorrupt) bad |= erasure::chunk_bit(index);
+        if (found == Found::kUnknown) stats_.chunks_unknown += 1;
+    }
+    stats_.chunks_checked += static_cast<uint64_t>(std::popcount(good));
+    auto rebuilt = std::make_shared<std::vector<Buffer>>(chunks_.size());
+    if (bad != 0 && static_cast<uint32_t>(std::popcount(good)) < manifest_->scheme.k) {
+        stats_.stripes_unrecoverable += 1;
+    } else if (bad != 0) {
+        if (rebuild(*rebuilt, good).is_ok()) {
+            write_rebuilt(rebuilt);
+        } else {
+            stats_.chunk_rebuilds_failed += static_cast<uint64_t>(std::popcount(bad));
+        }
+    }
+    if (in_flight_ > 0) return;
+    stripe_ += 1;
+    start_stripe();
+}
+
+// Every chunk not good, from the good ones; the data must match the stripe's digest, so that
+// nothing is written from chunks that agree with their checksums but not with each other.
+Status ObjectRepair::rebuild(std::vector<Buffer>& rebuilt, erasure::ChunkMask good) {
+    const uint32_t k = manifest_->scheme.k;
+    const uint32_t plain_bytes =
+            object::stripe_plain_bytes(manifest_->object_bytes, manifest_->stripe_bytes, stripe_);
+    const size_t chunk_bytes = object::chunk_bytes_of(plain_bytes, manifest_->scheme.k);
+    std::vector<MutableByteView> views(chunks_.size());
+    for (uint32_t index = 0; index < chunks_.size(); ++index) {
+        if ((good & erasure::chunk_bit(index)) != 0) {
+            views[index] = chunks_[index].record.mutable_view().subspan(chunks_[index].data_offset,
+                                                                        chunk_bytes);
+        } else {
+            rebuilt[index].resize(chunk_bytes);
+            views[index] = rebuilt[index].mutable_view();
+        }
+    }
+    SHOAL_TRY(codec_->reconstruct(views, good));
+    const std::vector<ByteView> data(views.begin(), views.begin() + k);
+    SHOAL_TRY_ASSIGN(const std::vector<ByteView> pieces,
+                     erasure::stripe_payloads(data, plain_bytes));
+    Hasher64 digest;
+    for (const ByteView piece : pieces) {
+        digest.update(piece);
+    }
+    if (digest.digest() != manifest_->stripe_digests[stripe_]) {
+        return Status::corruption("repair: the rebuilt stripe fails its digest");
+    }
+    return Status::ok();
+}
+
+// A chunk goes to its owner under the current layout; one past the owners (a code wider than
+// the cluster's) back to where it was looked for.
+void ObjectRepair::write_rebuilt(const std::shared_ptr<std::vector<Buffer>>& rebuilt) {
+    const uint32_t owners = layout_->table().owners_per_partition();
+    for (uint32_t index = 0; index < chunks_.size(); ++index) {
+        const ChunkRead& read = chunks_[index];
+        if (read.found != Found::kMissing && read.found != Found::kCorrupt) continue;
+        const NodeKey owner =
+                index < owners && index < candidates_.size() ? candidates_[index] : read.node;
+        if (read.found == Found::kMissing) {
+            write_chunk(index, owner, rebuilt);
+            continue;
+        }
+        // A store keeps the copy it holds of a chunk id: the corrupt one must go first.
+        in_flight_ += 1;
+        peers_.delete_chunk(
+                read.node,
+                chunk_id(index),
+                [self = shared_from_this(), index, owner, rebuilt](const Status& status) {
+                    if (status.is_ok()) {
+                        self->write_chunk(index, owner, rebuilt);
+                    } else {
+                        self->stats_.chunk_rebuilds_failed += 1;
+                    }
+                    self->write_answered();
+                });
+    }
+}
+
+void ObjectRepair::write_chunk(uint32_t chunk_index,
+                               const NodeKey& owner,
+                               const std::shared_ptr<std::vector<Buffer>>& rebuilt) {
+    const ByteView data = (*rebuilt)[chunk_index].view();
+    const object::ChunkHeader header = object::chunk_header_for(
+            *manifest_, stripe_, static_cast<uint8_t>(chunk_index), hash64(data));
+    auto encoded = std::make_shared<Buffer>();
+    object::encode_chunk_header(header, *encoded);
+    in_flight_ += 1;
+    peers_.put_chunk(owner,
+                     coordinator::OutgoingChunk{.id = chunk_id(chunk_index),
+                                                .header = std::move(encoded),
+                                                .data = data,
+                                                .owner = rebuilt},
+                     [self = shared_from_this()](const Status& status) {
+                         if (status.is_ok()) {
+                             self->stats_.chunks_rebuilt += 1;
+                         } else {
+                             self->stats_.chunk_rebuilds_failed += 1;
+                         }
+                         self->write_answered();
+                     });
+}
+
+// The stripe is done once its last write is answered.
+void ObjectRepair::write_answered() {
+    in_flight_ -= 1;
+    if (in_flight_ > 0) return;
+    stripe_ += 1;
+    start_stripe();
+}
+
+void ObjectRepair::call_done() {
+    if (!done_) return;
+    Done done = std::move(done_);
+    done_ = nullptr;
+    done();
+}
+
+object::ChunkId ObjectRepair::chunk_id(uint32_t chunk_index) const {
+    return object::ChunkId{.key_hash = shoal::key_hash(key_),
+                           .version = manifest_->version,
+                           .stripe_index = stripe_,
+                           .chunk_index = static_cast<uint8_t>(chunk_index)};
+}
+
+}  // namespace shoal::repair

@@ -1,0 +1,149 @@
+#include "shoal/repair/scrubber.h"
+
+#include <algorithm>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+namespace shoal::repair {
+
+Status Scrubber::Options::validate() const {
+    if (settle_ticks == 0) return Status::invalid_argument("scrub: settle_ticks is 0");
+    if (pass_interval_ticks == 0) {
+        return Status::invalid_argument("scrub: pass_interval_ticks is 0");
+    }
+    if (page_keys == 0) return Status::invalid_argument("scrub: page_keys is 0");
+    return Status::ok();
+}
+
+Scrubber::Scrubber(const Options& options,
+                   coordinator::Peers& peers,
+                   CurrentLayout layout,
+                   IsAlive is_alive,
+                   LocalVersion local_version,
+                   spdlog::logger& log)
+    : options_(options),
+      peers_(peers),
+      layout_(std::move(layout)),
+      is_alive_(std::move(is_alive)),
+      local_version_(std::move(local_version)),
+      log_(log),
+      due_tick_(options.pass_interval_ticks) {}
+
+void Scrubber::schedule() {
+    if (in_pass_) {
+        again_ = true;
+        return;
+    }
+    due_tick_ = std::min(due_tick_, tick_ + options_.settle_ticks);
+}
+
+void Scrubber::on_tick() {
+    tick_ += 1;
+    const std::shared_ptr<const coordinator::Layout> layout = layout_();
+    if (layout == nullptr) return;
+    if (!in_pass_) {
+        if (tick_ < due_tick_) return;
+        start_pass(*layout);
+    }
+    if (listing_ || repairing_) return;
+    if (start_next_repair(layout)) return;
+    if (!source_done_) {
+        list_page();
+        return;
+    }
+    source_ += 1;
+    cursor_.clear();
+    source_done_ = false;
+    if (source_ == sources_.size()) end_pass();
+}
+
+void Scrubber::start_pass(const coordinator::Layout& layout) {
+    in_pass_ = true;
+    again_ = false;
+    sources_ = {layout.self()};
+    for (const placement::Node& node : layout.table().nodes()) {
+        if (node.id != layout.self()) sources_.push_back(node.id);
+    }
+    source_ = 0;
+    cursor_.clear();
+    source_done_ = false;
+    keys_.clear();
+    log_.info("scrub_pass_started pass={} nodes={}", stats_.passes + 1, sources_.size());
+}
+
+void Scrubber::list_page() {
+    listing_ = true;
+    peers_.list_manifests(
+            sources_[source_],
+            "",
+            cursor_,
+            options_.page_keys,
+            [this](Result<coordinator::ManifestPage> page) { on_page(std::move(page)); });
+}
+
+// A node that cannot be listed (down, say) is passed over; the next pass asks it again.
+void Scrubber::on_page(Result<coordinator::ManifestPage> page) {
+    listing_ = false;
+    if (!page.is_ok()) {
+        stats_.list_failures += 1;
+        SPDLOG_LOGGER_DEBUG(&log_, "scrub_list_failed reason=\"{}\"", page.status().message());
+        source_done_ = true;
+        return;
+    }
+    stats_.keys_listed += page.value().entries.size();
+    if (!page.value().entries.empty()) cursor_ = page.value().entries.back().key;
+    source_done_ = !page.value().truncated || page.value().entries.empty();
+    for (coordinator::ManifestSummary& entry : page.value().entries) {
+        keys_.push_back(std::move(entry));
+    }
+}
+
+// Keys that need nothing cost no call, so they are passed over in one go.
+bool Scrubber::start_next_repair(const std::shared_ptr<const coordinator::Layout>& layout) {
+    while (!keys_.empty()) {
+        coordinator::ManifestSummary entry = std::move(keys_.front());
+        keys_.pop_front();
+        if (!needs_repair(*layout, entry)) continue;
+        repairing_ = true;
+        ObjectRepair::start(peers_, layout, std::move(entry.key), repair_stats_, [this] {
+            repairing_ = false;
+        });
+        return true;
+    }
+    return false;
+}
+
+bool Scrubber::needs_repair(const coordinator::Layout& layout,
+                            const coordinator::ManifestSummary& entry) const {
+    const std::vector<coordinator::NodeKey> owners = layout.manifest_owners(entry.key);
+    if (std::find(owners.begin(), owners.end(), layout.self()) == owners.end()) return false;
+    if (source_ > 0) {
+        const std::optional<Version> held = local_version_(entry.key);
+        return !held.has_value() || *held < entry.version;
+    }
+    for (const coordinator::NodeKey& owner : owners) {
+        if (owner == layout.self()) return true;
+        if (is_alive_(owner)) return false;
+    }
+    return false;
+}
+
+void Scrubber::end_pass() {
+    in_pass_ = false;
+    stats_.passes += 1;
+    due_tick_ = tick_ + (again_ ? options_.settle_ticks : options_.pass_interval_ticks);
+    log_.info(
+            "scrub_pass_done pass={} keys_listed={} objects_checked={} manifests_repaired={} "
+            "chunks_rebuilt={} chunks_unknown={} stripes_unrecoverable={} rebuilds_failed={}",
+            stats_.passes,
+            stats_.keys_listed,
+            repair_stats_.objects_checked,
+            repair_stats_.manifests_repaired,
+            repair_stats_.chunks_rebuilt,
+            repair_stats_.chunks_unknown,
+            repair_stats_.stripes_unrecoverable,
+            repair_stats_.chunk_rebuilds_failed);
+}
+
+}  // namespace shoal::repair

@@ -1,0 +1,186 @@
+// ObjectRepair over a fake cluster: missing and corrupt chunks are rebuilt byte-exact on their
+// owners and good ones left alone; a chunk whose node does not answer is not rebuilt; a stripe
+// short of k good chunks is counted and nothing is written for it; owners with an older
+// manifest, or none, get the newest, tombstones included.
+#include "shoal/repair/object_repair.h"
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "shoal/base/key_hash.h"
+#include "shoal/base/prng.h"
+#include "shoal/object/chunk_header.h"
+#include "unit/coordinator/fake_peers.h"
+#include "unit/coordinator/fake_put.h"
+
+namespace shoal::repair {
+namespace {
+
+using coordinator::NodeKey;
+using coordinator::testing::FakePeers;
+
+constexpr uint32_t kStripeBytes = 64 * 1024;
+
+struct Cluster {
+    Cluster() : peers(6), layout(peers.layout()) {}
+
+    // An object of three stripes, at version `hlc`.
+    object::Manifest put(const std::string& key, uint64_t hlc = 1 << 16) {
+        Prng prng(hlc);
+        Buffer value(3 * kStripeBytes - 100);
+        prng.fill(value.data(), value.size());
+        Result<object::Manifest> written = coordinator::testing::put_object(
+                peers, layout, operation_stats, key, value.view(), version(hlc), kStripeBytes);
+        REQUIRE(written.is_ok());
+        return std::move(written).value();
+    }
+    static Version version(uint64_t hlc) { return {.hlc = hlc, .node = NodeId{1}}; }
+
+    void repair(const std::string& key) {
+        bool done = false;
+        ObjectRepair::start(peers, layout, key, stats, [&] { done = true; });
+        REQUIRE_FALSE(done);  // Never inside the call.
+        peers.run();
+        REQUIRE(done);
+    }
+
+    // Every chunk record held, by store key, and where.
+    std::map<std::string, std::pair<NodeKey, Buffer>> chunks() {
+        std::map<std::string, std::pair<NodeKey, Buffer>> held;
+        for (auto& [node_key, node] : peers.nodes()) {
+            for (const auto& [store_key, record] : node.chunks) {
+                held.emplace(store_key, std::make_pair(node_key, record.clone()));
+            }
+        }
+        return held;
+    }
+
+    FakePeers peers;
+    std::shared_ptr<const coordinator::Layout> layout;
+    coordinator::OperationStats operation_stats;
+    RepairStats stats;
+};
+
+std::string store_key_of(const object::Manifest& manifest, uint32_t stripe, uint8_t chunk) {
+    return object::chunk_store_key({.key_hash = shoal::key_hash(manifest.key),
+                                    .version = manifest.version,
+                                    .stripe_index = stripe,
+                                    .chunk_index = chunk});
+}
+
+// A chunk record's data. A rebuilt chunk's header may differ from the put's (it carries the
+// object's size on every stripe), but its data may not.
+ByteView data_of(const Buffer& record) {
+    Result<object::DecodedChunkHeader> decoded = object::decode_chunk_header(record.view());
+    REQUIRE(decoded.is_ok());
+    return record.view().subspan(decoded.value().data_offset);
+}
+
+TEST_CASE("repair rebuilds missing and corrupt chunks on their owners, byte-exact", "[repair]") {
+    Cluster cluster;
+    const object::Manifest manifest = cluster.put("photos/cat.jpg");
+    const auto before = cluster.chunks();
+    REQUIRE(before.size() == 18);
+
+    // Drop chunk 1 of stripe 0; flip a data byte of chunk 4 of stripe 2.
+    const std::string dropped = store_key_of(manifest, 0, 1);
+    const std::string flipped = store_key_of(manifest, 2, 4);
+    cluster.peers.node(before.at(dropped).first).chunks.erase(dropped);
+    Buffer& record = cluster.peers.node(before.at(flipped).first).chunks.at(flipped);
+    record[record.size() - 1] ^= std::byte{0x01};
+
+    cluster.repair("photos/cat.jpg");
+    CHECK(cluster.stats.objects_checked == 1);
+    CHECK(cluster.stats.chunks_checked == 16);
+    CHECK(cluster.stats.chunks_rebuilt == 2);
+    CHECK(cluster.stats.chunk_rebuilds_failed == 0);
+    CHECK(cluster.stats.manifests_repaired == 0);
+    const auto after = cluster.chunks();
+    REQUIRE(after.size() == before.size());
+    for (const auto& [store_key, held] : before) {
+        CAPTURE(store_key);
+        REQUIRE(after.contains(store_key));
+        CHECK(after.at(store_key).first == held.first);
+        CHECK(equal_bytes(data_of(after.at(store_key).second), data_of(held.second)));
+    }
+
+    // A second repair finds nothing to do.
+    cluster.repair("photos/cat.jpg");
+    CHECK(cluster.stats.chunks_rebuilt == 2);
+    CHECK(cluster.stats.chunks_checked == 16 + 18);
+}
+
+TEST_CASE("repair leaves chunks of a node that does not answer, and stripes short of k",
+          "[repair]") {
+    Cluster cluster;
+    const object::Manifest manifest = cluster.put("k");
+    const auto before = cluster.chunks();
+
+    SECTION("a node that does not answer may hold its chunks: nothing is rebuilt for it") {
+        const NodeKey down = before.at(store_key_of(manifest, 0, 3)).first;
+        cluster.peers.node(down).down = true;
+        cluster.repair("k");
+        CHECK(cluster.stats.chunks_unknown == 3);
+        CHECK(cluster.stats.chunks_rebuilt == 0);
+        CHECK(cluster.stats.manifests_repaired == 0);
+    }
+    SECTION("a stripe with three of six chunks lost cannot be rebuilt, and is counted") {
+        for (uint8_t chunk = 0; chunk < 3; ++chunk) {
+            const std::string lost = store_key_of(manifest, 1, chunk);
+            cluster.peers.node(before.at(lost).first).chunks.erase(lost);
+        }
+        const std::string also_lost = store_key_of(manifest, 0, 5);
+        cluster.peers.node(before.at(also_lost).first).chunks.erase(also_lost);
+        cluster.repair("k");
+        CHECK(cluster.stats.stripes_unrecoverable == 1);
+        CHECK(cluster.stats.chunks_rebuilt == 1);  // Stripe 0's, which had five.
+        CHECK(cluster.chunks().size() == before.size() - 3);
+    }
+}
+
+TEST_CASE("repair gives the newest manifest to owners that lack it, tombstones too", "[repair]") {
+    Cluster cluster;
+    cluster.put("k", 1 << 16);
+    std::map<NodeKey, object::Manifest> first;
+    for (auto& [node_key, node] : cluster.peers.nodes())
+        first.emplace(node_key, node.manifests.at("k"));
+    const object::Manifest newest = cluster.put("k", 2 << 16);
+
+    // One owner holds the first version still, one holds none.
+    auto owner = cluster.peers.nodes().begin();
+    owner->second.manifests["k"] = first.at(owner->first);
+    ++owner;
+    owner->second.manifests.erase("k");
+    cluster.repair("k");
+    CHECK(cluster.stats.manifests_repaired == 2);
+    for (auto& [node_key, node] : cluster.peers.nodes()) {
+        REQUIRE(node.manifests.contains("k"));
+        CHECK(node.manifests.at("k").version == newest.version);
+    }
+
+    // A tombstone spreads the same way, and its object's chunks are not read.
+    const object::Manifest tombstone =
+            object::tombstone_manifest("k", Cluster::version(3 << 16), 3);
+    for (auto& [node_key, node] : cluster.peers.nodes())
+        node.manifests["k"] = tombstone;
+    cluster.peers.nodes().begin()->second.manifests.erase("k");
+    const uint64_t checked = cluster.stats.chunks_checked;
+    cluster.repair("k");
+    CHECK(cluster.stats.manifests_repaired == 3);
+    CHECK(cluster.peers.nodes().begin()->second.manifests.at("k").is_tombstone());
+    CHECK(cluster.stats.chunks_checked == checked);
+}
+
+TEST_CASE("repair of a key no owner holds does nothing", "[repair]") {
+    Cluster cluster;
+    const uint64_t calls = cluster.peers.calls();
+    cluster.repair("never");
+    CHECK(cluster.peers.calls() - calls == 6);  // One manifest read per owner.
+    CHECK(cluster.stats.manifests_repaired == 0);
+}
+
+}  // namespace
+}  // namespace shoal::repair
