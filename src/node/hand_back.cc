@@ -33,8 +33,9 @@ void HandBack::note(const object::ChunkId& chunk) {
     held_.emplace(std::move(store_key), Held{.id = chunk, .due_tick = tick_});
 }
 
+// A scan under way starts over: what it has walked was noted under the layout before.
 void HandBack::scan() {
-    if (!scan_after_.has_value()) scan_after_ = object::chunk_store_prefix();
+    scan_after_ = object::chunk_store_prefix();
 }
 
 // One page of chunk keys; the page's views die with it, so the cursor is copied out.

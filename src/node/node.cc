@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "shoal/base/limits.h"
+#include "shoal/object/store_key.h"
 
 namespace shoal::node {
 namespace {
@@ -44,6 +45,7 @@ Status Node::Options::validate() const {
     if (put_idle_timeout_ticks == 0) return Status::invalid_argument("node: put idle timeout is 0");
     if (put_wait_timeout_ticks == 0) return Status::invalid_argument("node: put wait timeout is 0");
     SHOAL_TRY(cluster.validate());
+    SHOAL_TRY(scrub.validate());
     if (storage_mode == StorageMode::kDisk) SHOAL_TRY(disk.validate());
     return memory.validate();
 }
@@ -76,6 +78,15 @@ Node::Node(const Options& options, runtime::Runtime& runtime, spdlog::logger& lo
             *peer_client_,
             [this](const object::ChunkId& chunk) { return chunk_owner(chunk); },
             [this](const placement::NodeKey& node) { return is_alive(node); },
+            log);
+    scrubber_ = std::make_unique<repair::Scrubber>(
+            options.scrub,
+            *peer_client_,
+            [this] { return view_is_whole() ? layout_ : nullptr; },
+            [this](const placement::NodeKey& node) { return is_alive(node); },
+            [this](const std::string& key) {
+                return local_->version_of(object::manifest_store_key(key));
+            },
             log);
     peer_service_->on_version_seen([this](Version version) { clock_.observe(version.hlc); });
     peer_service_->on_chunk_stored(
@@ -422,6 +433,7 @@ void Node::on_tick() {
     peer_client_->on_tick();
     if (serving_) {
         tick_hand_back();
+        scrubber_->on_tick();
         tick_puts(runtime_.now());
     }
     if (is_disk()) disk_->on_tick();

@@ -57,18 +57,33 @@ void Node::rebuild_layout() {
             node_key_of(options_.identity.id),
             options_.cluster.scheme);
     log_.info("layout_changed epoch={:016x} nodes={}", epoch, view.size());
+    on_layout_changed();
+}
+
+// Chunks this node holds whose owner has changed move to it (HandBack), and repair rebuilds
+// what no node holds. The scan waits for the first one tick_hand_back starts.
+void Node::on_layout_changed() {
+    if (scrubber_ == nullptr) return;
+    scrubber_->schedule();
+    if (hand_back_scanned_) hand_back_->scan();
 }
 
 // The store's chunks are scanned for hand-backs once the node has merged another's whole
 // view (a push-pull): a node restarted over its store learns of the others only as it
 // rejoins, and gossip alone may tell it of some before others.
 void Node::tick_hand_back() {
-    if (!hand_back_scanned_ && swim_.stats().push_pulls_merged > 0 && layout_ != nullptr &&
-        layout_->table().nodes().size() > 1) {
+    if (!hand_back_scanned_ && view_is_whole()) {
         hand_back_scanned_ = true;
         hand_back_->scan();
     }
     hand_back_->on_tick();
+}
+
+// Repair and hand-back place by the layout only once it is the cluster's, not the partial
+// one of a node that has just started.
+bool Node::view_is_whole() const {
+    return swim_.stats().push_pulls_merged > 0 && layout_ != nullptr &&
+           layout_->table().nodes().size() > 1;
 }
 
 std::optional<HostPort> Node::address_of(const placement::NodeKey& node) const {

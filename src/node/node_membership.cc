@@ -105,6 +105,10 @@ void Node::flush_membership() {
     const bool members_changed = !outbox.events.empty();
     for (const membership::MemberEvent& event : outbox.events) {
         log_member_event(event);
+        // A member back from an outage may have missed writes that no fallback took.
+        if (event.kind == membership::MemberEventKind::kAlive && scrubber_ != nullptr) {
+            scrubber_->schedule();
+        }
     }
     outbox.clear();
     if (members_changed) rebuild_layout();

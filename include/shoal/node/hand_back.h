@@ -62,8 +62,8 @@ public:
 
     // A chunk this node has just stored; tracked if placement gives it to another node.
     void note(const object::ChunkId& chunk);
-    // Walks every chunk the store holds, over the next ticks, noting each as above. Once the
-    // node's view of the cluster is whole, after a start over a store with data.
+    // Walks every chunk the store holds, over the next ticks, noting each as above: once the
+    // node's view of the cluster is whole after a start, and at every layout change after.
     void scan();
     // Starts the hand-backs that are due, at most kInFlightMax at a time. Once per tick.
     void on_tick();

@@ -37,6 +37,7 @@
 #include "shoal/node/hand_back.h"
 #include "shoal/node/peer_client.h"
 #include "shoal/node/peer_service.h"
+#include "shoal/repair/scrubber.h"
 #include "shoal/runtime/runtime.h"
 #include "shoal/storage/disk_store.h"
 #include "shoal/storage/local_store.h"
@@ -99,6 +100,8 @@ public:
         uint32_t put_wait_timeout_ticks = 6000;
         // The cluster data path: partitions, default redundancy, stripes ([cluster]).
         coordinator::ClusterOptions cluster;
+        // Repair's walk over this node's manifests (docs/repair.md).
+        repair::Scrubber::Options scrub;
 
         Status validate() const;
     };
@@ -130,6 +133,7 @@ public:
     const PeerServiceStats& peer_service_stats() const { return peer_service_->stats(); }
     const PeerClientStats& peer_client_stats() const { return peer_client_->stats(); }
     const HandBack& hand_back() const { return *hand_back_; }
+    const repair::Scrubber& scrubber() const { return *scrubber_; }
     // Puts waiting for room in the put buffer.
     size_t puts_waiting() const { return puts_waiting_.size(); }
     // The layout operations place by; null until the node has started.
@@ -262,6 +266,8 @@ private:
                    wire::PutRedundancy redundancy,
                    const wire::PutPiece& first);
     void start_waiting_puts();
+    void on_layout_changed();
+    bool view_is_whole() const;
     // Ends the puts whose client has stalled or that have waited too long. Once per tick.
     void tick_puts(Instant now);
     void end_put(runtime::ConnectionId id,
@@ -326,6 +332,7 @@ private:
     std::unique_ptr<PeerService> peer_service_;
     std::unique_ptr<PeerClient> peer_client_;
     std::unique_ptr<HandBack> hand_back_;
+    std::unique_ptr<repair::Scrubber> scrubber_;
     std::shared_ptr<const coordinator::Layout> layout_;
     coordinator::OperationStats operation_stats_;
     // Gets running, at most gets_active_max(); the rest wait in arrival order.
