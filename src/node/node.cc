@@ -351,6 +351,11 @@ void Node::on_stats(runtime::ConnectionId id, RequestId request) {
             .puts_abandoned = stats_.puts_abandoned,
             .bytes_received = stats_.bytes_received,
             .bytes_sent = stats_.bytes_sent,
+            .chunks_homeless = operation_stats_.chunks_homeless,
+            .scrub_passes = scrubber_->stats().passes,
+            .manifests_repaired = scrubber_->repair_stats().manifests_repaired,
+            .chunks_rebuilt = scrubber_->repair_stats().chunks_rebuilt,
+            .stripes_unrecoverable = scrubber_->repair_stats().stripes_unrecoverable,
     };
     if (is_disk()) {
         const storage::DiskStoreStats disk = disk_stats();

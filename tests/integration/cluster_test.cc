@@ -2,7 +2,9 @@
 // acknowledged object readable, byte-exact, through every node still up while any two are
 // SIGKILLed; with a third down a get either returns the right bytes or fails with an error
 // that says how many chunks it found and how many it needed, never wrong bytes; and once the
-// three are restarted over their data every object reads back again.
+// three are restarted over their data every object reads back again. A node that comes back
+// over an empty data directory gets its share rebuilt by repair, so that every object reads
+// through it with two others down.
 //
 // Method: six disk-mode shoald on 127.0.0.31..36 (OS-chosen ports the first time, reused on a
 // restart so a member keeps its address; the node id is kept in <data>/node.id), with faster
@@ -139,6 +141,28 @@ public:
     // The id node `index` keeps in its data directory.
     std::string node_id(size_t index) const {
         return read_file(directories_[index]->file("data/node.id"));
+    }
+
+    // Empties node `index`'s data directory but for its id, as a replaced disk would: it
+    // comes back as the same member, holding nothing.
+    void wipe_store(size_t index) {
+        REQUIRE_FALSE(running(index));
+        const std::filesystem::path data = directories_[index]->file("data");
+        size_t removed = 0;
+        for (const auto& entry : std::filesystem::directory_iterator(data)) {
+            if (entry.path().filename() == "node.id") continue;
+            std::filesystem::remove_all(entry.path());
+            removed++;
+        }
+        REQUIRE(removed > 0);
+    }
+
+    // `shoal --json stats` through node `index`.
+    std::string stats_json(size_t index) const {
+        RunResult stats = cli(index, {"--json", "stats"});
+        INFO(stats.err);
+        REQUIRE(stats.exit_code == kExitOk);
+        return std::move(stats.out);
     }
 
 private:
@@ -402,6 +426,70 @@ TEST_CASE(
     read_with_three_down(cluster, objects, target);
     restart_and_read(cluster, victims, objects, target);
     WARN(fmt::format("whole test: {:.1f} s", seconds_since(start)));
+}
+
+// A replaced disk: a node comes back over an empty data directory with its id, so it is the
+// same member and placement is unchanged. Its first repair pass pulls back what it owns
+// (with six nodes, every manifest and one chunk of every stripe), whether or not anyone saw
+// it go, so that every object reads through it with two other nodes SIGKILLed.
+TEST_CASE("integration: a node back over an empty data directory gets its share rebuilt",
+          "[integration][cluster]") {
+    constexpr size_t kWiped = 4;
+    TempDir directory;
+    Cluster cluster(cluster_config(directory));
+    cluster.start(0, std::nullopt);
+    for (size_t index = 1; index < kNodes; index++)
+        cluster.start(index, 0);
+    REQUIRE(cluster.converged(kConvergeTimeout));
+
+    // 30 objects: 10 inline, 20 of up to 6 MiB.
+    std::mt19937_64 random(kSeed + 1);
+    std::vector<TestObject> objects;
+    uint64_t stripes = 0;
+    for (size_t index = 0; index < 30; index++) {
+        const uint64_t bytes = index < 10 ? uniform(random, 1, kInlineBytesMax)
+                                          : uniform(random, kInlineBytesMax + 1, 6 * kMiB);
+        TestObject object{.key = fmt::format("wiped/object-{:02}", index),
+                          .file = directory.file(fmt::format("wiped-{:02}", index)),
+                          .bytes = bytes};
+        write_random_file(object.file, bytes, kSeed * 2000 + index);
+        if (object.is_striped()) stripes += (bytes + kStripeBytes - 1) / kStripeBytes;
+        objects.push_back(std::move(object));
+    }
+    put_all(cluster, objects);
+
+    const auto start = steady_clock::now();
+    cluster.kill_node(kWiped);
+    cluster.wipe_store(kWiped);
+    cluster.start(kWiped, 0);
+    REQUIRE(cluster.converged(kConvergeTimeout));
+    uint64_t manifests = 0;
+    uint64_t rebuilt = 0;
+    const bool repaired = poll_for(milliseconds(90'000), [&] {
+        manifests = 0;
+        rebuilt = 0;
+        for (size_t index : cluster.running_nodes()) {
+            const std::string stats = cluster.stats_json(index);
+            manifests += json_counter(stats, "manifests_repaired");
+            rebuilt += json_counter(stats, "chunks_rebuilt");
+            CHECK(json_counter(stats, "stripes_unrecoverable") == 0);
+        }
+        const uint64_t passes = json_counter(cluster.stats_json(kWiped), "scrub_passes");
+        return passes >= 1 && manifests >= objects.size() && rebuilt >= stripes;
+    });
+    CAPTURE(manifests, rebuilt, stripes);
+    REQUIRE(repaired);
+    WARN(fmt::format("{} manifests and {} chunks rebuilt ({} stripes) in {:.1f} s",
+                     manifests,
+                     rebuilt,
+                     stripes,
+                     seconds_since(start)));
+
+    cluster.kill_node(0);
+    cluster.kill_node(1);
+    const std::string target = directory.file("got");
+    for (const TestObject& object : objects)
+        require_readable(cluster, kWiped, object, target);
 }
 
 }  // namespace

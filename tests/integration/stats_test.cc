@@ -7,9 +7,7 @@
 // the node is stopped, a byte in the middle of the segment (inside the second object) is
 // flipped, and the node restarted over the same directory before `shoal --json stats` runs.
 // The JSON object is read field by field by name, as a script would.
-#include <charconv>
 #include <cstdio>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,28 +22,6 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitCannotConnect = 4;
 constexpr int kExitServerError = 5;
-
-// The raw text of `"name":` in the flat JSON object `json`, up to the next comma or brace.
-std::optional<std::string> json_field(const std::string& json, const std::string& name) {
-    const std::string marker = "\"" + name + "\":";
-    const size_t start = json.find(marker);
-    if (start == std::string::npos) return std::nullopt;
-    const size_t value = start + marker.size();
-    const size_t end = json.find_first_of(",}", value);
-    if (end == std::string::npos) return std::nullopt;
-    return json.substr(value, end - value);
-}
-
-uint64_t json_counter(const std::string& json, const std::string& name) {
-    CAPTURE(name, json);
-    const std::optional<std::string> text = json_field(json, name);
-    REQUIRE(text.has_value());
-    uint64_t value = 0;
-    const auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), value);
-    REQUIRE(error == std::errc());
-    REQUIRE(end == text->data() + text->size());
-    return value;
-}
 
 // Runs `shoal --json stats` and returns its one line, checked to be one JSON object.
 std::string json_stats(const NodeProcess& node) {

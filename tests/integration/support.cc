@@ -1,6 +1,7 @@
 #include "support.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
@@ -286,6 +287,27 @@ std::optional<std::pair<wire::FrameHeader, std::string>> RawSocket::read_frame(
         decoder_.commit(got > 0 ? static_cast<size_t>(got) : 0);
         if (got <= 0) return std::nullopt;
     }
+}
+
+std::optional<std::string> json_field(const std::string& json, const std::string& name) {
+    const std::string marker = "\"" + name + "\":";
+    const size_t start = json.find(marker);
+    if (start == std::string::npos) return std::nullopt;
+    const size_t value = start + marker.size();
+    const size_t end = json.find_first_of(",}", value);
+    if (end == std::string::npos) return std::nullopt;
+    return json.substr(value, end - value);
+}
+
+uint64_t json_counter(const std::string& json, const std::string& name) {
+    CAPTURE(name, json);
+    const std::optional<std::string> text = json_field(json, name);
+    REQUIRE(text.has_value());
+    uint64_t value = 0;
+    const auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), value);
+    REQUIRE(error == std::errc());
+    REQUIRE(end == text->data() + text->size());
+    return value;
 }
 
 }  // namespace shoal::integration

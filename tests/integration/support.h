@@ -115,6 +115,12 @@ private:
 // Polls `condition` until it holds or `timeout` passes; whether it held.
 bool poll_for(milliseconds timeout, const std::function<bool()>& condition);
 
+// The raw text of `"name":` in the flat JSON object `json` (one line of `shoal --json`), up
+// to the next comma or brace; nullopt if it has no such field.
+std::optional<std::string> json_field(const std::string& json, const std::string& name);
+// That field as an unsigned number. REQUIRES (checked): it is one.
+uint64_t json_counter(const std::string& json, const std::string& name);
+
 // A blocking TCP connection to 127.0.0.1:port for hand-made frames.
 class RawSocket {
 public:

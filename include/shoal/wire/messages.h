@@ -169,11 +169,17 @@ struct StatsReply {
     uint64_t cache_bytes = 0;
     uint64_t cache_hits = 0;
     uint64_t cache_misses = 0;
+    // Repair (repair::ScrubStats, repair::RepairStats), either mode.
+    uint64_t chunks_homeless = 0;  // Chunks of this node's puts that no node took.
+    uint64_t scrub_passes = 0;
+    uint64_t manifests_repaired = 0;
+    uint64_t chunks_rebuilt = 0;
+    uint64_t stripes_unrecoverable = 0;
     bool writes_stopped = false;  // A write or sync failed: the node refuses writes.
 };
 
-// storage_mode u8, 21 u64 counters, writes_stopped u8.
-inline constexpr size_t kStatsReplyBytes = 1 + 21 * 8 + 1;
+// storage_mode u8, 26 u64 counters, writes_stopped u8.
+inline constexpr size_t kStatsReplyBytes = 1 + 26 * 8 + 1;
 
 // Calls visit(name, counter) for every u64 counter of a StatsReply, in wire order, with the
 // field's name as docs/wire_format.md spells it. The codec and the CLI walk this one list, so
@@ -202,6 +208,11 @@ constexpr void for_each_stats_counter(Reply& reply, Visit&& visit) {
     visit(std::string_view("cache_bytes"), reply.cache_bytes);
     visit(std::string_view("cache_hits"), reply.cache_hits);
     visit(std::string_view("cache_misses"), reply.cache_misses);
+    visit(std::string_view("chunks_homeless"), reply.chunks_homeless);
+    visit(std::string_view("scrub_passes"), reply.scrub_passes);
+    visit(std::string_view("manifests_repaired"), reply.manifests_repaired);
+    visit(std::string_view("chunks_rebuilt"), reply.chunks_rebuilt);
+    visit(std::string_view("stripes_unrecoverable"), reply.stripes_unrecoverable);
 }
 
 struct PushPullReply {

@@ -613,11 +613,16 @@ TEST_CASE("messages: bodies have the documented layouts", "[unit][messages]") {
                 .cache_bytes = 19,
                 .cache_hits = 20,
                 .cache_misses = 21,
+                .chunks_homeless = 22,
+                .scrub_passes = 23,
+                .manifests_repaired = 24,
+                .chunks_rebuilt = 25,
+                .stripes_unrecoverable = 26,
                 .writes_stopped = true,
         };
         Buffer encoded;
         encode_reply(RequestId{6}, stats, encoded);
-        Buffer expected = bytes_of({170,
+        Buffer expected = bytes_of({210,
                                     0,
                                     0,
                                     0,
@@ -635,12 +640,12 @@ TEST_CASE("messages: bodies have the documented layouts", "[unit][messages]") {
                                     0,  //
                                     1});
         Writer writer(expected);
-        for (uint64_t field = 1; field <= 21; field++) {
+        for (uint64_t field = 1; field <= 26; field++) {
             writer.u64(field);  // The fields set above, each to its place in the layout.
         }
         writer.u8(1);
         CHECK(equal_bytes(encoded.view(), expected.view()));
-        CHECK(kStatsReplyBytes == 170);
+        CHECK(kStatsReplyBytes == 210);
     }
 }
 
