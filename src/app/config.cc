@@ -211,6 +211,7 @@ Status check_known_keys(const toml::table& root) {
             {"log", {"level", "file"}},
             {"cluster",
              {"redundancy", "partitions", "stripe_bytes", "inline_bytes", "peer_timeout_ms"}},
+            {"repair", {"settle_ms", "pass_interval_ms"}},
     };
     for (const auto& [section, value] : root) {
         auto known = known_keys.find(section.str());
@@ -264,6 +265,10 @@ Status read_text(std::string_view text, const std::string& path, Config& config)
     if (status.is_ok()) status = read_bytes(root, "cluster.stripe_bytes", config.stripe_bytes);
     if (status.is_ok()) status = read_u32(root, "cluster.inline_bytes", config.inline_bytes);
     if (status.is_ok()) status = read_u32(root, "cluster.peer_timeout_ms", config.peer_timeout_ms);
+    if (status.is_ok()) status = read_u32(root, "repair.settle_ms", config.repair_settle_ms);
+    if (status.is_ok()) {
+        status = read_u32(root, "repair.pass_interval_ms", config.repair_pass_interval_ms);
+    }
     if (status.is_ok() && !listen_text.empty()) {
         Result<HostPort> listen = parse_host_port(listen_text, PortZero::kAllowed);
         if (!listen.is_ok()) {
@@ -357,6 +362,12 @@ Status Config::validate() const {
     if (leave_timeout_ms < 10) {
         return Status::invalid_argument("membership.leave_timeout_ms must be at least 10");
     }
+    if (repair_settle_ms < 10) {
+        return Status::invalid_argument("repair.settle_ms must be at least 10");
+    }
+    if (repair_pass_interval_ms < 10) {
+        return Status::invalid_argument("repair.pass_interval_ms must be at least 10");
+    }
     node::Node::Options options = node_options(NodeId{1});
     // A port 0 is chosen by the OS at bind time; the bound port is what will be advertised.
     if (options.identity.address.port == 0) options.identity.address.port = 1;
@@ -399,6 +410,10 @@ node::Node::Options Config::node_options(NodeId id) const {
     options.cluster = cluster_options();
     options.leave_timeout_ticks = std::max<uint32_t>(
             1, static_cast<uint32_t>(std::chrono::milliseconds(leave_timeout_ms) / kTickDuration));
+    options.scrub.settle_ticks =
+            static_cast<uint32_t>(std::chrono::milliseconds(repair_settle_ms) / kTickDuration);
+    options.scrub.pass_interval_ticks = static_cast<uint32_t>(
+            std::chrono::milliseconds(repair_pass_interval_ms) / kTickDuration);
     return options;
 }
 

@@ -51,6 +51,11 @@ struct Config {
     uint32_t inline_bytes = 4096;               // cluster.inline_bytes: smaller objects inline.
     uint32_t peer_timeout_ms = 5000;            // cluster.peer_timeout_ms
 
+    // Repair (docs/repair.md): a pass repair.settle_ms after something that may have cost
+    // copies, and repair.pass_interval_ms after the last one otherwise.
+    uint32_t repair_settle_ms = 5000;
+    uint32_t repair_pass_interval_ms = 3'600'000;
+
     Status validate() const;
     // The node's options, its identity's id left to the caller (app/node_identity.h) and its
     // address as advertise_address(0).

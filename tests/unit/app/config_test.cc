@@ -63,6 +63,28 @@ TEST_CASE("config: the shipped single-node config parses to the defaults", "[uni
     REQUIRE(config.value().leave_timeout_ms == defaults.leave_timeout_ms);
     REQUIRE(config.value().zone == defaults.zone);
     REQUIRE(config.value().join.empty());
+    REQUIRE(config.value().repair_settle_ms == defaults.repair_settle_ms);
+    REQUIRE(config.value().repair_pass_interval_ms == defaults.repair_pass_interval_ms);
+    REQUIRE(config.value().node_options(NodeId{1}).scrub.settle_ticks ==
+            repair::Scrubber::Options{}.settle_ticks);
+    REQUIRE(config.value().node_options(NodeId{1}).scrub.pass_interval_ticks ==
+            repair::Scrubber::Options{}.pass_interval_ticks);
+}
+
+TEST_CASE("config: repair settings reach the node, and bad ones are named", "[unit][config]") {
+    Result<Config> config =
+            parse_config("[repair]\nsettle_ms = 250\npass_interval_ms = 60000\n", "test.toml", {});
+    INFO(config.status().message());
+    REQUIRE(config.is_ok());
+    const node::Node::Options options = config.value().node_options(NodeId{1});
+    CHECK(options.scrub.settle_ticks == 25);
+    CHECK(options.scrub.pass_interval_ticks == 6000);
+    CHECK(error_of("[repair]\nsettle_ms = 5\n").find("repair.settle_ms must be at least 10") !=
+          std::string::npos);
+    CHECK(error_of("[repair]\npass_interval_ms = 0\n").find("repair.pass_interval_ms") !=
+          std::string::npos);
+    CHECK(error_of("[repair]\nevery = 1\n").find("repair.every: unknown setting") !=
+          std::string::npos);
 }
 
 TEST_CASE("config: the shipped local 3-node configs parse", "[unit][config]") {
