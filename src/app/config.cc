@@ -211,7 +211,7 @@ Status check_known_keys(const toml::table& root) {
             {"log", {"level", "file"}},
             {"cluster",
              {"redundancy", "partitions", "stripe_bytes", "inline_bytes", "peer_timeout_ms"}},
-            {"repair", {"settle_ms", "pass_interval_ms"}},
+            {"repair", {"settle_ms", "pass_interval_ms", "read_bytes_per_second"}},
     };
     for (const auto& [section, value] : root) {
         auto known = known_keys.find(section.str());
@@ -268,6 +268,10 @@ Status read_text(std::string_view text, const std::string& path, Config& config)
     if (status.is_ok()) status = read_u32(root, "repair.settle_ms", config.repair_settle_ms);
     if (status.is_ok()) {
         status = read_u32(root, "repair.pass_interval_ms", config.repair_pass_interval_ms);
+    }
+    if (status.is_ok()) {
+        status = read_bytes(
+                root, "repair.read_bytes_per_second", config.repair_read_bytes_per_second);
     }
     if (status.is_ok() && !listen_text.empty()) {
         Result<HostPort> listen = parse_host_port(listen_text, PortZero::kAllowed);
@@ -368,6 +372,9 @@ Status Config::validate() const {
     if (repair_pass_interval_ms < 10) {
         return Status::invalid_argument("repair.pass_interval_ms must be at least 10");
     }
+    if (repair_read_bytes_per_second < 1024) {
+        return Status::invalid_argument("repair.read_bytes_per_second must be at least 1KiB");
+    }
     node::Node::Options options = node_options(NodeId{1});
     // A port 0 is chosen by the OS at bind time; the bound port is what will be advertised.
     if (options.identity.address.port == 0) options.identity.address.port = 1;
@@ -414,6 +421,9 @@ node::Node::Options Config::node_options(NodeId id) const {
             static_cast<uint32_t>(std::chrono::milliseconds(repair_settle_ms) / kTickDuration);
     options.scrub.pass_interval_ticks = static_cast<uint32_t>(
             std::chrono::milliseconds(repair_pass_interval_ms) / kTickDuration);
+    const uint64_t ticks_per_second = std::chrono::seconds(1) / kTickDuration;
+    options.scrub.read_bytes_per_tick =
+            std::max<uint64_t>(1, repair_read_bytes_per_second / ticks_per_second);
     return options;
 }
 

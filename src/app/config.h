@@ -55,6 +55,8 @@ struct Config {
     // copies, and repair.pass_interval_ms after the last one otherwise.
     uint32_t repair_settle_ms = 5000;
     uint32_t repair_pass_interval_ms = 3'600'000;
+    // repair.read_bytes_per_second: how fast a pass reads chunks, on average.
+    uint64_t repair_read_bytes_per_second = uint64_t{64} << 20;
 
     Status validate() const;
     // The node's options, its identity's id left to the caller (app/node_identity.h) and its

@@ -17,9 +17,10 @@ void ObjectRepair::start(coordinator::Peers& peers,
                          std::shared_ptr<const coordinator::Layout> layout,
                          std::string key,
                          RepairStats& stats,
+                         Pace pace,
                          Done done) {
     auto repair = std::make_shared<ObjectRepair>(
-            peers, std::move(layout), std::move(key), stats, std::move(done));
+            peers, std::move(layout), std::move(key), stats, std::move(pace), std::move(done));
     repair->read_manifests();
 }
 
@@ -27,11 +28,13 @@ ObjectRepair::ObjectRepair(coordinator::Peers& peers,
                            std::shared_ptr<const coordinator::Layout> layout,
                            std::string key,
                            RepairStats& stats,
+                           Pace pace,
                            Done done)
     : peers_(peers),
       layout_(std::move(layout)),
       key_(std::move(key)),
       stats_(stats),
+      pace_(std::move(pace)),
       done_(std::move(done)) {}
 
 // Every owner is asked, not a quorum: the point is to find those that lag.
@@ -101,6 +104,18 @@ void ObjectRepair::start_stripe() {
         }
         codec_.emplace(std::move(codec).value());
     }
+    if (pace_ && !paced_) {
+        const uint32_t plain_bytes = object::stripe_plain_bytes(
+                manifest_->object_bytes, manifest_->stripe_bytes, stripe_);
+        const uint64_t bytes = uint64_t{manifest_->scheme.chunk_count()} *
+                               object::chunk_bytes_of(plain_bytes, manifest_->scheme.k);
+        const bool now = pace_(bytes, [self = shared_from_this()] {
+            self->paced_ = true;
+            self->start_stripe();
+        });
+        if (!now) return;
+    }
+    paced_ = false;
     candidates_ = layout_->stripe_candidates(key_, stripe_);
     chunks_.clear();
     chunks_.resize(manifest_->scheme.chunk_count());
@@ -134,6 +149,7 @@ void ObjectRepair::ask_chunk(uint32_t chunk_index, const NodeKey& node) {
 void ObjectRepair::on_chunk(uint32_t chunk_index, Result<Buffer> record) {
     ChunkRead& read = chunks_[chunk_index];
     if (record.is_ok()) {
+        stats_.bytes_read += record.value().size();
         read.record = std::move(record).value();
         read.found = check_chunk(chunk_index, read);
         if (read.found == Found::kGood) return;

@@ -13,6 +13,9 @@ Status Scrubber::Options::validate() const {
         return Status::invalid_argument("scrub: pass_interval_ticks is 0");
     }
     if (page_keys == 0) return Status::invalid_argument("scrub: page_keys is 0");
+    if (read_bytes_per_tick == 0) {
+        return Status::invalid_argument("scrub: read_bytes_per_tick is 0");
+    }
     return Status::ok();
 }
 
@@ -40,6 +43,14 @@ void Scrubber::schedule() {
 
 void Scrubber::on_tick() {
     tick_ += 1;
+    const auto per_tick = static_cast<int64_t>(options_.read_bytes_per_tick);
+    read_budget_ = std::min(read_budget_ + per_tick, per_tick);
+    if (paused_ && read_budget_ > 0) {
+        take_budget(paused_bytes_);
+        std::function<void()> resume = std::move(paused_);
+        paused_ = nullptr;
+        resume();
+    }
     const std::shared_ptr<const coordinator::Layout> layout = layout_();
     if (layout == nullptr) return;
     if (!in_pass_) {
@@ -61,6 +72,8 @@ void Scrubber::on_tick() {
 void Scrubber::start_pass(const coordinator::Layout& layout) {
     in_pass_ = true;
     again_ = false;
+    pass_started_tick_ = tick_;
+    pass_started_bytes_read_ = repair_stats_.bytes_read;
     sources_ = {layout.self()};
     for (const placement::Node& node : layout.table().nodes()) {
         if (node.id != layout.self()) sources_.push_back(node.id);
@@ -106,9 +119,15 @@ bool Scrubber::start_next_repair(const std::shared_ptr<const coordinator::Layout
         keys_.pop_front();
         if (!needs_repair(*layout, entry)) continue;
         repairing_ = true;
-        ObjectRepair::start(peers_, layout, std::move(entry.key), repair_stats_, [this] {
-            repairing_ = false;
-        });
+        ObjectRepair::start(
+                peers_,
+                layout,
+                std::move(entry.key),
+                repair_stats_,
+                [this](uint64_t bytes, std::function<void()> resume) {
+                    return pace(bytes, std::move(resume));
+                },
+                [this] { repairing_ = false; });
         return true;
     }
     return false;
@@ -129,9 +148,25 @@ bool Scrubber::needs_repair(const coordinator::Layout& layout,
     return false;
 }
 
+bool Scrubber::pace(uint64_t bytes, std::function<void()> resume) {
+    if (read_budget_ > 0) {
+        take_budget(bytes);
+        return true;
+    }
+    paused_bytes_ = bytes;
+    paused_ = std::move(resume);
+    return false;
+}
+
+void Scrubber::take_budget(uint64_t bytes) {
+    read_budget_ -= static_cast<int64_t>(std::min<uint64_t>(bytes, INT64_MAX / 2));
+}
+
 void Scrubber::end_pass() {
     in_pass_ = false;
     stats_.passes += 1;
+    stats_.last_pass_ticks = tick_ - pass_started_tick_;
+    stats_.last_pass_bytes_read = repair_stats_.bytes_read - pass_started_bytes_read_;
     due_tick_ = tick_ + (again_ ? options_.settle_ticks : options_.pass_interval_ticks);
     log_.info(
             "scrub_pass_done pass={} keys_listed={} objects_checked={} manifests_repaired={} "

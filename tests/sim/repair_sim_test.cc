@@ -7,6 +7,7 @@
 // Method: testing::DataCluster in memory mode, where a restarted node starts empty: the loss
 // of a node's disk. Passes start on their own (a member came back); the test only waits for
 // the counts placement predicts.
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -89,6 +90,22 @@ size_t passes_done(DataCluster& cluster) {
         if (scrubber.stats().passes > 0 && !scrubber.in_pass()) done += 1;
     }
     return done;
+}
+
+// Holds once every node has finished `count` passes that start from now: one under way may
+// have walked past what changed.
+std::function<bool()> passes_from_now(DataCluster& cluster, uint64_t count) {
+    std::vector<uint64_t> start(cluster.size());
+    for (size_t index = 0; index < cluster.size(); ++index) {
+        const repair::Scrubber& scrubber = cluster.node(index).scrubber();
+        start[index] = scrubber.stats().passes + (scrubber.in_pass() ? 1 : 0);
+    }
+    return [&cluster, start, count] {
+        for (size_t index = 0; index < cluster.size(); ++index) {
+            if (cluster.node(index).scrubber().stats().passes < start[index] + count) return false;
+        }
+        return true;
+    };
 }
 
 uint64_t stripes_of(const Buffer& object) {
@@ -237,37 +254,61 @@ TEST_CASE("sim: passes rebuild what a node missed or lost, and nothing that is t
     };
     REQUIRE(cluster.run_until(std::chrono::seconds(30), [&] { return homeless() == stripes; }));
 
-    // Passes that start from now: one under way may have walked past what changed.
-    const auto passes_from_now = [&](uint64_t count) {
-        std::vector<uint64_t> start(kNodes);
-        for (size_t index = 0; index < kNodes; ++index) {
-            const repair::Scrubber& scrubber = cluster.node(index).scrubber();
-            start[index] = scrubber.stats().passes + (scrubber.in_pass() ? 1 : 0);
-        }
-        return [&cluster, start, count] {
-            for (size_t index = 0; index < kNodes; ++index) {
-                if (cluster.node(index).scrubber().stats().passes < start[index] + count) {
-                    return false;
-                }
-            }
-            return true;
-        };
-    };
-    REQUIRE(cluster.run_until(std::chrono::seconds(120), passes_from_now(1)));
+    REQUIRE(cluster.run_until(std::chrono::seconds(120), passes_from_now(cluster, 1)));
     INFO(repair_report(cluster) << "\nstripes " << stripes);
     CHECK(total_repairs(cluster).chunks_rebuilt == stripes);
     CHECK(total_repairs(cluster).manifests_repaired == objects.size());
-    REQUIRE(cluster.run_until(std::chrono::seconds(120), passes_from_now(1)));
+    REQUIRE(cluster.run_until(std::chrono::seconds(120), passes_from_now(cluster, 1)));
     CHECK(total_repairs(cluster).chunks_rebuilt == stripes);
     CHECK(total_repairs(cluster).manifests_repaired == objects.size());
 
     drop_chunks(cluster, kVictim, objects);
-    REQUIRE(cluster.run_until(std::chrono::seconds(120), passes_from_now(1)));
+    REQUIRE(cluster.run_until(std::chrono::seconds(120), passes_from_now(cluster, 1)));
     CHECK(total_repairs(cluster).chunks_rebuilt == 2 * stripes);
     CHECK(total_repairs(cluster).manifests_repaired == objects.size());
     cluster.crash(0);
     cluster.crash(1);
     check_objects(cluster, kVictim, objects);
+}
+
+// A pass is a background load: its stripes are read at most read_bytes_per_tick on average,
+// here 4 KiB a tick, so a pass that reads B bytes takes about B / 4 KiB ticks, where reading
+// them unpaced takes a few.
+TEST_CASE("sim: a pass reads no faster than read_bytes_per_tick", "[sim][repair]") {
+    constexpr uint64_t kPerTick = 4096;
+    constexpr uint64_t kStripeRead = 6 * 16 * 1024;  // Six 16 KiB chunks of a 64 KiB stripe.
+    DataCluster::Options options = repair_cluster(53, kNodes, /*pass_interval_ticks=*/1000);
+    options.configure = [inner = options.configure](node::Node::Options& node) {
+        inner(node);
+        node.scrub.read_bytes_per_tick = kPerTick;
+    };
+    DataCluster cluster(std::move(options));
+    REQUIRE(cluster.run_until(std::chrono::seconds(20), [&] { return cluster.all_alive(); }));
+    const std::vector<Buffer> objects = put_objects(cluster, 6, 0, 53);
+    REQUIRE(cluster.run_until(std::chrono::seconds(120), passes_from_now(cluster, 1)));
+
+    REQUIRE(cluster.run_until(std::chrono::seconds(120), passes_from_now(cluster, 1)));
+    uint64_t read_in_all = 0;
+    for (size_t index = 0; index < kNodes; ++index) {
+        CAPTURE(index);
+        const repair::ScrubStats& pass = cluster.node(index).scrubber().stats();
+        const uint64_t read = pass.last_pass_bytes_read;
+        read_in_all += read;
+        // At most one tick's budget and one stripe ahead; 10% for the chunk headers.
+        const double ticks_needed =
+                0.9 * static_cast<double>(read > kStripeRead ? read - kStripeRead : 0) /
+                        static_cast<double>(kPerTick) -
+                1;
+        CAPTURE(read, ticks_needed, pass.last_pass_ticks);
+        CHECK(static_cast<double>(pass.last_pass_ticks) >= ticks_needed);
+    }
+    // Every stripe read once, by its leader: the data and parity of every object.
+    uint64_t object_bytes = 0;
+    for (const Buffer& object : objects) {
+        object_bytes += object.size();
+    }
+    CHECK(read_in_all >= object_bytes / 4 * 6);
+    CHECK(total_repairs(cluster).chunks_rebuilt == 0);
 }
 
 // A node that is gone for good departs; the layout then gives its partitions to the others.

@@ -10,7 +10,8 @@
 // not answer is not rebuilt: the node may hold it. A stripe with fewer than k good chunks
 // cannot be rebuilt and is counted.
 //
-// Bounded: one stripe's chunks, read and rebuilt, are in memory at a time.
+// Bounded: one stripe's chunks, read and rebuilt, are in memory at a time, and each stripe
+// waits for its caller's pace before it is read.
 #pragma once
 
 #include <cstdint>
@@ -35,11 +36,15 @@ struct RepairStats {
     uint64_t chunks_unknown = 0;      // Their node did not answer: left as they are.
     uint64_t chunk_rebuilds_failed = 0;
     uint64_t stripes_unrecoverable = 0;  // Fewer than k good chunks.
+    uint64_t bytes_read = 0;             // Chunk records read.
 };
 
 class ObjectRepair : public std::enable_shared_from_this<ObjectRepair> {
 public:
     using Done = std::function<void()>;
+    // Asked before each stripe is read, with the bytes it will read: true if it may go now;
+    // false, and `resume` is called once it may. Null: every stripe goes at once.
+    using Pace = std::function<bool(uint64_t bytes, std::function<void()> resume)>;
 
     // Repairs `key`; `done` runs once every call it made has been answered, never inside this
     // call. `peers` and `stats` must outlive the repair.
@@ -47,12 +52,14 @@ public:
                       std::shared_ptr<const coordinator::Layout> layout,
                       std::string key,
                       RepairStats& stats,
+                      Pace pace,
                       Done done);
 
     ObjectRepair(coordinator::Peers& peers,
                  std::shared_ptr<const coordinator::Layout> layout,
                  std::string key,
                  RepairStats& stats,
+                 Pace pace,
                  Done done);
 
 private:
@@ -87,6 +94,8 @@ private:
     std::shared_ptr<const coordinator::Layout> layout_;
     std::string key_;
     RepairStats& stats_;
+    Pace pace_;
+    bool paced_ = false;  // The current stripe has its pace already.
     Done done_;
     std::optional<object::Manifest> manifest_;
     std::optional<erasure::Codec> codec_;

@@ -12,7 +12,8 @@
 // A pass starts settle_ticks after something that may have cost copies (schedule(): this
 // node started, the layout changed, a member came back) and pass_interval_ticks after the
 // last pass otherwise. A schedule() during a pass runs another pass once it ends. One repair
-// runs at a time, so a pass reads at most one stripe at a time.
+// runs at a time, so a pass reads at most one stripe at a time, and stripes are read at most
+// read_bytes_per_tick on average: a pass is a background load, never a storm.
 //
 // Single-threaded: every call and completion runs on the node's loop.
 #pragma once
@@ -36,7 +37,9 @@ namespace shoal::repair {
 
 struct ScrubStats {
     uint64_t passes = 0;
-    uint64_t keys_listed = 0;  // Over every node's list, led or not.
+    uint64_t last_pass_ticks = 0;       // How long the last pass took,
+    uint64_t last_pass_bytes_read = 0;  // and the chunk records it read.
+    uint64_t keys_listed = 0;           // Over every node's list, led or not.
     uint64_t list_failures = 0;
 };
 
@@ -46,6 +49,7 @@ public:
         uint32_t settle_ticks = 500;             // 5 s.
         uint32_t pass_interval_ticks = 360'000;  // 1 h.
         uint32_t page_keys = 256;
+        uint64_t read_bytes_per_tick = (uint64_t{64} << 20) / 100;  // 64 MiB/s.
 
         Status validate() const;
     };
@@ -80,6 +84,8 @@ private:
     bool start_next_repair(const std::shared_ptr<const coordinator::Layout>& layout);
     bool needs_repair(const coordinator::Layout& layout,
                       const coordinator::ManifestSummary& entry) const;
+    bool pace(uint64_t bytes, std::function<void()> resume);
+    void take_budget(uint64_t bytes);
     void end_pass();
 
     Options options_;
@@ -100,6 +106,13 @@ private:
     bool source_done_ = false;  // Its last page is in keys_.
     bool repairing_ = false;
     std::deque<coordinator::ManifestSummary> keys_;  // Listed, not yet looked at.
+    uint64_t pass_started_tick_ = 0;
+    uint64_t pass_started_bytes_read_ = 0;
+    // Bytes stripes may still read this tick; below zero after a stripe larger than what was
+    // left, which later ticks pay back.
+    int64_t read_budget_ = 0;
+    std::function<void()> paused_;  // A stripe waiting for budget,
+    uint64_t paused_bytes_ = 0;     // and what it will read.
     ScrubStats stats_;
     RepairStats repair_stats_;
 };

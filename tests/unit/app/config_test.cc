@@ -69,19 +69,27 @@ TEST_CASE("config: the shipped single-node config parses to the defaults", "[uni
             repair::Scrubber::Options{}.settle_ticks);
     REQUIRE(config.value().node_options(NodeId{1}).scrub.pass_interval_ticks ==
             repair::Scrubber::Options{}.pass_interval_ticks);
+    REQUIRE(config.value().node_options(NodeId{1}).scrub.read_bytes_per_tick ==
+            repair::Scrubber::Options{}.read_bytes_per_tick);
 }
 
 TEST_CASE("config: repair settings reach the node, and bad ones are named", "[unit][config]") {
-    Result<Config> config =
-            parse_config("[repair]\nsettle_ms = 250\npass_interval_ms = 60000\n", "test.toml", {});
+    Result<Config> config = parse_config(
+            "[repair]\nsettle_ms = 250\npass_interval_ms = 60000\n"
+            "read_bytes_per_second = \"1MiB\"\n",
+            "test.toml",
+            {});
     INFO(config.status().message());
     REQUIRE(config.is_ok());
     const node::Node::Options options = config.value().node_options(NodeId{1});
     CHECK(options.scrub.settle_ticks == 25);
     CHECK(options.scrub.pass_interval_ticks == 6000);
+    CHECK(options.scrub.read_bytes_per_tick == (1 << 20) / 100);
     CHECK(error_of("[repair]\nsettle_ms = 5\n").find("repair.settle_ms must be at least 10") !=
           std::string::npos);
     CHECK(error_of("[repair]\npass_interval_ms = 0\n").find("repair.pass_interval_ms") !=
+          std::string::npos);
+    CHECK(error_of("[repair]\nread_bytes_per_second = 10\n").find("at least 1KiB") !=
           std::string::npos);
     CHECK(error_of("[repair]\nevery = 1\n").find("repair.every: unknown setting") !=
           std::string::npos);

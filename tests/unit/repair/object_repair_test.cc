@@ -4,9 +4,11 @@
 // manifest, or none, get the newest, tombstones included.
 #include "shoal/repair/object_repair.h"
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -41,7 +43,7 @@ struct Cluster {
 
     void repair(const std::string& key) {
         bool done = false;
-        ObjectRepair::start(peers, layout, key, stats, [&] { done = true; });
+        ObjectRepair::start(peers, layout, key, stats, nullptr, [&] { done = true; });
         REQUIRE_FALSE(done);  // Never inside the call.
         peers.run();
         REQUIRE(done);
@@ -172,6 +174,45 @@ TEST_CASE("repair gives the newest manifest to owners that lack it, tombstones t
     CHECK(cluster.stats.manifests_repaired == 3);
     CHECK(cluster.peers.nodes().begin()->second.manifests.at("k").is_tombstone());
     CHECK(cluster.stats.chunks_checked == checked);
+}
+
+TEST_CASE("repair reads each stripe only once its pace lets it", "[repair]") {
+    Cluster cluster;
+    const object::Manifest manifest = cluster.put("k");
+    std::vector<uint64_t> asked;
+    std::function<void()> waiting;
+    bool done = false;
+    ObjectRepair::start(
+            cluster.peers,
+            cluster.layout,
+            "k",
+            cluster.stats,
+            [&](uint64_t bytes, std::function<void()> resume) {
+                asked.push_back(bytes);
+                waiting = std::move(resume);
+                return false;
+            },
+            [&] { done = true; });
+    for (uint32_t stripe = 0; stripe < manifest.stripe_count(); ++stripe) {
+        CAPTURE(stripe);
+        cluster.peers.run();
+        REQUIRE(asked.size() == stripe + 1);
+        CHECK(cluster.stats.chunks_checked == 6 * stripe);  // Nothing read while it waits.
+        const uint32_t plain =
+                object::stripe_plain_bytes(manifest.object_bytes, manifest.stripe_bytes, stripe);
+        CHECK(asked.back() == 6 * uint64_t{object::chunk_bytes_of(plain, 4)});
+        REQUIRE(waiting);
+        std::function<void()> resume = std::move(waiting);
+        waiting = nullptr;
+        resume();
+    }
+    cluster.peers.run();
+    CHECK(done);
+    CHECK(cluster.stats.chunks_checked == 18);
+    uint64_t paced = 0;
+    for (const uint64_t bytes : asked)
+        paced += bytes;
+    CHECK(cluster.stats.bytes_read >= paced);  // The records read: the paced data and headers.
 }
 
 TEST_CASE("repair of a key no owner holds does nothing", "[repair]") {
