@@ -137,8 +137,10 @@ bool GetOperation::ask_owner_instead(const std::shared_ptr<StripeRead>& stripe,
         (stripe->at_owner & erasure::chunk_bit(chunk_index)) != 0) {
         return false;
     }
+    // With no node named, request_chunk asked the owner already.
+    const NodeKey named = node_key_of(manifest_->chunk_node(stripe->index, chunk_index));
     const NodeKey owner = stripe->candidates[chunk_index];
-    if (owner == node_key_of(manifest_->chunk_node(stripe->index, chunk_index))) return false;
+    if (named == NodeKey{} || owner == named) return false;
     stripe->at_owner |= erasure::chunk_bit(chunk_index);
     fetch_chunk(stripe, chunk_index, owner);
     return true;

@@ -367,7 +367,10 @@ void Node::apply_piece(runtime::ConnectionId id,
         return;
     }
     stats_.bytes_received += piece.data.size();
-    pending.idle_since = runtime_.now();
+    // The client is sending: none of its puts is stalled, whichever this piece is for.
+    for (auto& entry : connection.puts) {
+        entry.second.idle_since = runtime_.now();
+    }
     // This node's own chunks go to its disk: a client that outruns it waits, as peers do.
     if (is_disk()) pause_if_backlogged(id, connection);
     if (pending.assembly.is_complete()) {

@@ -1,5 +1,6 @@
 #include "shoal/repair/object_repair.h"
 
+#include <algorithm>
 #include <bit>
 #include <utility>
 
@@ -15,38 +16,43 @@ using coordinator::NodeKey;
 
 void ObjectRepair::start(coordinator::Peers& peers,
                          std::shared_ptr<const coordinator::Layout> layout,
-                         std::string key,
+                         Target target,
                          RepairStats& stats,
                          Pace pace,
                          Done done) {
     auto repair = std::make_shared<ObjectRepair>(
-            peers, std::move(layout), std::move(key), stats, std::move(pace), std::move(done));
+            peers, std::move(layout), std::move(target), stats, std::move(pace), std::move(done));
     repair->read_manifests();
 }
 
 ObjectRepair::ObjectRepair(coordinator::Peers& peers,
                            std::shared_ptr<const coordinator::Layout> layout,
-                           std::string key,
+                           Target target,
                            RepairStats& stats,
                            Pace pace,
                            Done done)
     : peers_(peers),
       layout_(std::move(layout)),
-      key_(std::move(key)),
+      key_(std::move(target.key)),
+      holder_(target.holder),
       stats_(stats),
       pace_(std::move(pace)),
       done_(std::move(done)) {}
 
-// Every owner is asked, not a quorum: the point is to find those that lag.
+// Every owner is asked, not a quorum: the point is to find those that lag. The holder, if
+// no owner, is asked last: after a layout change it may be the only one with a copy.
 void ObjectRepair::read_manifests() {
     stats_.objects_checked += 1;
-    const std::vector<NodeKey> owners = layout_->manifest_owners(key_);
-    SHOAL_ASSERT(!owners.empty());
+    std::vector<NodeKey> asked = layout_->manifest_owners(key_);
+    SHOAL_ASSERT(!asked.empty());
+    if (holder_.has_value() && std::find(asked.begin(), asked.end(), *holder_) == asked.end()) {
+        asked.push_back(*holder_);
+    }
     auto answers = std::make_shared<std::vector<Result<std::optional<object::Manifest>>>>(
-            owners.size(), Status::unavailable("not answered"));
-    auto waiting = std::make_shared<size_t>(owners.size());
-    for (size_t index = 0; index < owners.size(); ++index) {
-        peers_.get_manifest(owners[index],
+            asked.size(), Status::unavailable("not answered"));
+    auto waiting = std::make_shared<size_t>(asked.size());
+    for (size_t index = 0; index < asked.size(); ++index) {
+        peers_.get_manifest(asked[index],
                             key_,
                             [self = shared_from_this(), answers, waiting, index](
                                     Result<std::optional<object::Manifest>> manifest) {
@@ -66,7 +72,7 @@ void ObjectRepair::on_manifests(
         }
     }
     if (!manifest_.has_value()) {
-        done_();
+        call_done();
         return;
     }
     auto encoded = std::make_shared<Buffer>();
@@ -74,9 +80,13 @@ void ObjectRepair::on_manifests(
     const std::vector<NodeKey> owners = layout_->manifest_owners(key_);
     for (size_t index = 0; index < owners.size() && index < answers.size(); ++index) {
         const auto& answer = answers[index];
-        // An owner that did not answer may hold it: it is left for the next pass.
-        if (!answer.is_ok()) continue;
-        if (answer.value().has_value() && !object::newer(*manifest_, *answer.value())) continue;
+        // An owner that did not answer may hold it: it is left for the next pass. One whose
+        // copy failed its checks lacks it.
+        if (!answer.is_ok() && answer.status().code() != Code::kCorruption) continue;
+        if (answer.is_ok() && answer.value().has_value() &&
+            !object::newer(*manifest_, *answer.value())) {
+            continue;
+        }
         in_flight_ += 1;
         peers_.put_manifest(
                 owners[index], encoded, [self = shared_from_this()](const Status& status) {
@@ -154,7 +164,7 @@ void ObjectRepair::on_chunk(uint32_t chunk_index, Result<Buffer> record) {
         read.found = check_chunk(chunk_index, read);
         if (read.found == Found::kGood) return;
     } else {
-        read.found = record.status().code() == Code::kNotFound ? Found::kMissing : Found::kUnknown;
+        read.found = found_of(record.status());
     }
     const bool has_owner = chunk_index < layout_->table().owners_per_partition() &&
                            chunk_index < candidates_.size();
@@ -162,6 +172,19 @@ void ObjectRepair::on_chunk(uint32_t chunk_index, Result<Buffer> record) {
         read.asked_owner = true;
         read.found = Found::kAsking;
         ask_chunk(chunk_index, candidates_[chunk_index]);
+    }
+}
+
+// The store refuses a record whose own checksums fail with kCorruption: that copy is bad,
+// not merely out of reach.
+ObjectRepair::Found ObjectRepair::found_of(const Status& failure) {
+    switch (failure.code()) {
+        case Code::kNotFound:
+            return Found::kMissing;
+        case Code::kCorruption:
+            return Found::kCorrupt;
+        default:
+            return Found::kUnknown;
     }
 }
 

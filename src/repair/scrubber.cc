@@ -119,10 +119,13 @@ bool Scrubber::start_next_repair(const std::shared_ptr<const coordinator::Layout
         keys_.pop_front();
         if (!needs_repair(*layout, entry)) continue;
         repairing_ = true;
+        // A key listed by another node is read there too: it may be no owner's yet.
+        std::optional<coordinator::NodeKey> holder;
+        if (source_ > 0) holder = sources_[source_];
         ObjectRepair::start(
                 peers_,
                 layout,
-                std::move(entry.key),
+                ObjectRepair::Target{.key = std::move(entry.key), .holder = holder},
                 repair_stats_,
                 [this](uint64_t bytes, std::function<void()> resume) {
                     return pace(bytes, std::move(resume));

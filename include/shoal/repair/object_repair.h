@@ -1,8 +1,9 @@
 // ObjectRepair: brings one object's copies back to what its newest manifest says
 // (docs/repair.md).
 //
-// It asks every manifest owner for the key's manifest and writes the newest to each owner that
-// answered with an older one or none, tombstones included. For a striped object it then reads
+// It asks every manifest owner for the key's manifest (and a node known to hold one, which
+// may be no owner after a layout change) and writes the newest to each owner that answered
+// with an older one or none, tombstones included. For a striped object it then reads
 // every chunk of every stripe, one stripe at a time, from where a get would look for it (the
 // node the manifest names, then the chunk's owner). A chunk that is missing or fails its
 // checks is rebuilt from any k good ones, checked against the stripe's digest, and written to
@@ -46,18 +47,24 @@ public:
     // false, and `resume` is called once it may. Null: every stripe goes at once.
     using Pace = std::function<bool(uint64_t bytes, std::function<void()> resume)>;
 
+    // What to repair: the key, and a node that listed a manifest of it, asked with its owners.
+    struct Target {
+        std::string key;
+        std::optional<coordinator::NodeKey> holder;
+    };
+
     // Repairs `key`; `done` runs once every call it made has been answered, never inside this
     // call. `peers` and `stats` must outlive the repair.
     static void start(coordinator::Peers& peers,
                       std::shared_ptr<const coordinator::Layout> layout,
-                      std::string key,
+                      Target target,
                       RepairStats& stats,
                       Pace pace,
                       Done done);
 
     ObjectRepair(coordinator::Peers& peers,
                  std::shared_ptr<const coordinator::Layout> layout,
-                 std::string key,
+                 Target target,
                  RepairStats& stats,
                  Pace pace,
                  Done done);
@@ -79,6 +86,7 @@ private:
     void start_stripe();
     void ask_chunk(uint32_t chunk_index, const coordinator::NodeKey& node);
     void on_chunk(uint32_t chunk_index, Result<Buffer> record);
+    static Found found_of(const Status& failure);
     Found check_chunk(uint32_t chunk_index, ChunkRead& read) const;
     void on_stripe_read();
     Status rebuild(std::vector<Buffer>& rebuilt, erasure::ChunkMask good);
@@ -93,6 +101,7 @@ private:
     coordinator::Peers& peers_;
     std::shared_ptr<const coordinator::Layout> layout_;
     std::string key_;
+    std::optional<coordinator::NodeKey> holder_;
     RepairStats& stats_;
     Pace pace_;
     bool paced_ = false;  // The current stripe has its pace already.

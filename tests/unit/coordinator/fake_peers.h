@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,9 @@ struct FakeNode {
     bool down = false;
     bool full = false;                  // Refuses writes for lack of space.
     bool fails_manifest_reads = false;  // Answers manifest reads with an error.
+    // Chunks its store refuses to read, as a disk whose checksums failed does (kCorruption);
+    // gone once deleted.
+    std::set<std::string> unreadable;
 };
 
 class FakePeers final : public Peers {
@@ -87,6 +91,7 @@ public:
         const std::string key = object::chunk_store_key(chunk);
         later([this, to, key, done]() {
             if (is_down(to)) return done(Status::unavailable("node down"));
+            if (node(to).unreadable.contains(key)) return done(Status::corruption("bad record"));
             auto found = node(to).chunks.find(key);
             if (found == node(to).chunks.end()) return done(Status::not_found("no chunk"));
             done(found->second.clone());
@@ -98,6 +103,7 @@ public:
         later([this, to, key, done]() {
             if (is_down(to)) return done(Status::unavailable("node down"));
             node(to).chunks.erase(key);
+            node(to).unreadable.erase(key);
             done(Status::ok());
         });
     }

@@ -4,6 +4,7 @@
 // manifest, or none, get the newest, tombstones included.
 #include "shoal/repair/object_repair.h"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <optional>
@@ -22,12 +23,13 @@ namespace shoal::repair {
 namespace {
 
 using coordinator::NodeKey;
+using coordinator::testing::FakeNode;
 using coordinator::testing::FakePeers;
 
 constexpr uint32_t kStripeBytes = 64 * 1024;
 
 struct Cluster {
-    Cluster() : peers(6), layout(peers.layout()) {}
+    explicit Cluster(uint32_t nodes = 6) : peers(nodes), layout(peers.layout()) {}
 
     // An object of three stripes, at version `hlc`.
     object::Manifest put(const std::string& key, uint64_t hlc = 1 << 16) {
@@ -41,9 +43,11 @@ struct Cluster {
     }
     static Version version(uint64_t hlc) { return {.hlc = hlc, .node = NodeId{1}}; }
 
-    void repair(const std::string& key) {
+    void repair(const std::string& key, std::optional<NodeKey> holder = std::nullopt) {
         bool done = false;
-        ObjectRepair::start(peers, layout, key, stats, nullptr, [&] { done = true; });
+        ObjectRepair::start(peers, layout, {.key = key, .holder = holder}, stats, nullptr, [&] {
+            done = true;
+        });
         REQUIRE_FALSE(done);  // Never inside the call.
         peers.run();
         REQUIRE(done);
@@ -113,6 +117,50 @@ TEST_CASE("repair rebuilds missing and corrupt chunks on their owners, byte-exac
     cluster.repair("photos/cat.jpg");
     CHECK(cluster.stats.chunks_rebuilt == 2);
     CHECK(cluster.stats.chunks_checked == 16 + 18);
+}
+
+TEST_CASE("repair rewrites a chunk its store refuses to read as corrupt", "[repair]") {
+    Cluster cluster;
+    const object::Manifest manifest = cluster.put("k");
+    const auto before = cluster.chunks();
+    const std::string bad = store_key_of(manifest, 1, 2);
+    cluster.peers.node(before.at(bad).first).unreadable.insert(bad);
+    cluster.repair("k");
+    CHECK(cluster.stats.chunks_rebuilt == 1);
+    CHECK(cluster.stats.chunks_unknown == 0);
+    FakeNode& holder = cluster.peers.node(before.at(bad).first);
+    CHECK_FALSE(holder.unreadable.contains(bad));
+    REQUIRE(holder.chunks.contains(bad));
+    CHECK(equal_bytes(data_of(holder.chunks.at(bad)), data_of(before.at(bad).second)));
+}
+
+// After a layout change a key's manifest may be on no current owner: the node that listed
+// it is read too, and every owner gets it.
+TEST_CASE("repair reads the manifest from the node that listed it", "[repair]") {
+    Cluster cluster(8);
+    cluster.put("k");
+    const std::vector<NodeKey> owners = cluster.layout->manifest_owners("k");
+    REQUIRE(owners.size() == 6);
+    std::optional<NodeKey> outsider;
+    std::optional<object::Manifest> manifest;
+    for (auto& [node_key, node] : cluster.peers.nodes()) {
+        if (std::find(owners.begin(), owners.end(), node_key) == owners.end()) {
+            outsider = node_key;
+            continue;
+        }
+        manifest = node.manifests.at("k");
+        node.manifests.erase("k");
+    }
+    REQUIRE(outsider.has_value());
+    cluster.peers.node(*outsider).manifests["k"] = *manifest;
+
+    cluster.repair("k");  // Asked of the owners alone: none has it.
+    CHECK(cluster.stats.manifests_repaired == 0);
+    cluster.repair("k", outsider);
+    CHECK(cluster.stats.manifests_repaired == 6);
+    for (const NodeKey& owner : owners) {
+        CHECK(cluster.peers.node(owner).manifests.contains("k"));
+    }
 }
 
 TEST_CASE("repair leaves chunks of a node that does not answer, and stripes short of k",
@@ -185,7 +233,7 @@ TEST_CASE("repair reads each stripe only once its pace lets it", "[repair]") {
     ObjectRepair::start(
             cluster.peers,
             cluster.layout,
-            "k",
+            {.key = "k"},
             cluster.stats,
             [&](uint64_t bytes, std::function<void()> resume) {
                 asked.push_back(bytes);
