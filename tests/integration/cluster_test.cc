@@ -100,6 +100,15 @@ public:
         addresses_[index] = nodes_[index]->address();
     }
 
+    // Starts every node, the first alone and the rest joining through it, and waits until
+    // the cluster has converged.
+    void start_all() {
+        start(0, std::nullopt);
+        for (size_t index = 1; index < kNodes; index++)
+            start(index, 0);
+        REQUIRE(converged(kConvergeTimeout));
+    }
+
     // SIGKILLs node `index` and reaps it.
     void kill_node(size_t index) {
         REQUIRE(running(index));
@@ -400,10 +409,7 @@ TEST_CASE(
     const auto start = steady_clock::now();
     TempDir directory;
     Cluster cluster(cluster_config(directory));
-    cluster.start(0, std::nullopt);
-    for (size_t index = 1; index < kNodes; index++)
-        cluster.start(index, 0);
-    REQUIRE(cluster.converged(kConvergeTimeout));
+    cluster.start_all();
 
     std::mt19937_64 random(kSeed);
     const std::vector<TestObject> objects = make_objects(directory, random);
@@ -437,10 +443,7 @@ TEST_CASE("integration: a node back over an empty data directory gets its share 
     constexpr size_t kWiped = 4;
     TempDir directory;
     Cluster cluster(cluster_config(directory));
-    cluster.start(0, std::nullopt);
-    for (size_t index = 1; index < kNodes; index++)
-        cluster.start(index, 0);
-    REQUIRE(cluster.converged(kConvergeTimeout));
+    cluster.start_all();
 
     // 30 objects: 10 inline, 20 of up to 6 MiB.
     std::mt19937_64 random(kSeed + 1);

@@ -60,35 +60,21 @@ struct Cluster {
                                  object::Scheme scheme = {.k = 4, .m = 2},
                                  uint32_t piece_bytes = 10'000) {
         clock += 1;
-        std::optional<Result<object::Manifest>> outcome;
-        auto started = PutOperation::start(
-                peers,
-                layout,
-                {.key = key,
-                 .declared_bytes = value.size(),
-                 .scheme = scheme,
-                 .stripe_bytes = kStripeBytes,
-                 .version = {.hlc = clock << 16, .node = NodeId{1}},
-                 .created_ms = clock,
-                 .version_after =
-                         [this](Version newest) {
-                             return version_after(newest);
-                         }},
-                stats,
-                [&](Result<object::Manifest> written) { outcome = std::move(written); },
-                nullptr);
-        if (!started.is_ok()) return started.status();
-        std::shared_ptr<PutOperation> put = started.value();
-        for (size_t offset = 0; offset < value.size(); offset += piece_bytes) {
-            const Status fed = put->on_data(
-                    value.subspan(offset, std::min<size_t>(piece_bytes, value.size() - offset)));
-            if (!fed.is_ok()) break;
-            if (!put->wants_data()) peers.run_once();
-        }
-        put->on_end(hash64(value));
-        peers.run();
-        if (!outcome.has_value()) return Status::timeout("put never finished");
-        return std::move(*outcome);
+        return testing::put_object(peers,
+                                   layout,
+                                   stats,
+                                   {.key = key,
+                                    .declared_bytes = value.size(),
+                                    .scheme = scheme,
+                                    .stripe_bytes = kStripeBytes,
+                                    .version = {.hlc = clock << 16, .node = NodeId{1}},
+                                    .created_ms = clock,
+                                    .version_after =
+                                            [this](Version newest) {
+                                                return version_after(newest);
+                                            }},
+                                   value,
+                                   piece_bytes);
     }
 
     std::pair<Status, Buffer> get(const std::string& key) {
@@ -389,8 +375,14 @@ size_t chunks_held(FakePeers& peers, std::optional<Version> version = std::nullo
 
 // A put of `value` at exactly `version`, as a node whose clock reads it would send.
 void put_at(Cluster& cluster, const std::string& key, ByteView value, Version version) {
-    Result<object::Manifest> written = testing::put_object(
-            cluster.peers, cluster.layout, cluster.stats, key, value, version, kStripeBytes);
+    Result<object::Manifest> written = testing::put_object(cluster.peers,
+                                                           cluster.layout,
+                                                           cluster.stats,
+                                                           {.key = key,
+                                                            .declared_bytes = value.size(),
+                                                            .stripe_bytes = kStripeBytes,
+                                                            .version = version},
+                                                           value);
     REQUIRE(written.is_ok());
 }
 

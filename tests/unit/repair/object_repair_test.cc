@@ -36,8 +36,15 @@ struct Cluster {
         Prng prng(hlc);
         Buffer value(3 * kStripeBytes - 100);
         prng.fill(value.data(), value.size());
-        Result<object::Manifest> written = coordinator::testing::put_object(
-                peers, layout, operation_stats, key, value.view(), version(hlc), kStripeBytes);
+        Result<object::Manifest> written =
+                coordinator::testing::put_object(peers,
+                                                 layout,
+                                                 operation_stats,
+                                                 {.key = key,
+                                                  .declared_bytes = value.size(),
+                                                  .stripe_bytes = kStripeBytes,
+                                                  .version = version(hlc)},
+                                                 value.view());
         REQUIRE(written.is_ok());
         return std::move(written).value();
     }
