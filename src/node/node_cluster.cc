@@ -63,7 +63,6 @@ void Node::rebuild_layout() {
 // Chunks this node holds whose owner has changed move to it (HandBack), and repair rebuilds
 // what no node holds. The scan waits for the first one tick_hand_back starts.
 void Node::on_layout_changed() {
-    if (scrubber_ == nullptr) return;
     scrubber_->schedule();
     if (hand_back_scanned_) hand_back_->scan();
 }

@@ -106,9 +106,7 @@ void Node::flush_membership() {
     for (const membership::MemberEvent& event : outbox.events) {
         log_member_event(event);
         // A member back from an outage may have missed writes that no fallback took.
-        if (event.kind == membership::MemberEventKind::kAlive && scrubber_ != nullptr) {
-            scrubber_->schedule();
-        }
+        if (event.kind == membership::MemberEventKind::kAlive) scrubber_->schedule();
     }
     outbox.clear();
     if (members_changed) rebuild_layout();
