@@ -2,11 +2,11 @@
 // delete, stat and list becomes a coordinator operation over PeerClient, and the layout the
 // operations place by is rebuilt from the member list whenever it changes.
 #include <algorithm>
-#include <chrono>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
+#include "shoal/base/time.h"
 #include "shoal/coordinator/metadata_operations.h"
 #include "shoal/node/node.h"
 
@@ -21,10 +21,6 @@ wire::ObjectInfo info_of(const object::Manifest& manifest) {
     return {.version = manifest.version,
             .object_bytes = manifest.object_bytes,
             .digest = manifest.object_digest};
-}
-
-int64_t milliseconds_of(Duration duration) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(duration).count();
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "shoal/base/limits.h"
+#include "shoal/base/time.h"
 #include "shoal/node/node.h"
 
 namespace shoal::node {
@@ -45,12 +46,6 @@ std::string_view event_name(membership::MemberEventKind kind) {
             return "member_departed";
     }
     return "member_event";
-}
-
-uint64_t milliseconds_between(Instant earlier, Instant later) {
-    if (later <= earlier) return 0;
-    return static_cast<uint64_t>(
-            std::chrono::duration_cast<std::chrono::milliseconds>(later - earlier).count());
 }
 
 }  // namespace

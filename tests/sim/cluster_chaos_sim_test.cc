@@ -122,10 +122,6 @@ std::string version_text(std::optional<Version> version) {
     return fmt::format("{:x}@n{}", version->hlc, to_u64(version->node));
 }
 
-int64_t milliseconds_of(Instant instant) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(instant.since_origin()).count();
-}
-
 // One state a key may show: an object (its bytes and, once acknowledged, its version) or
 // absence (never put, or deleted; the tombstone's version once acknowledged).
 struct Possible {
@@ -600,7 +596,7 @@ private:
                 "reads {} answered, {} failed; {} crashes, {} restarts, {} cuts; {} calm calls",
                 seed_,
                 cluster_.size(),
-                milliseconds_of(cluster_.now()) / 1000,
+                milliseconds_of(cluster_.now().since_origin()) / 1000,
                 counts_.puts_acknowledged,
                 counts_.puts_failed,
                 counts_.deletes_acknowledged,
@@ -624,8 +620,10 @@ private:
     // --- Reporting -----------------------------------------------------------------------
 
     void trace(const std::string& line) {
-        trace_.push_back(
-                fmt::format("[{} t={}ms] {}", operation_, milliseconds_of(cluster_.now()), line));
+        trace_.push_back(fmt::format("[{} t={}ms] {}",
+                                     operation_,
+                                     milliseconds_of(cluster_.now().since_origin()),
+                                     line));
         if (trace_.size() > kTraceLines) trace_.pop_front();
     }
 

@@ -39,4 +39,14 @@ private:
 // The heartbeat of node logic: every protocol timeout is a count of ticks.
 inline constexpr Duration kTickDuration = std::chrono::milliseconds(10);
 
+// Whole milliseconds of a duration, for logs and stats (rounded toward zero).
+constexpr int64_t milliseconds_of(Duration duration) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(duration).count();
+}
+
+// The whole milliseconds from `earlier` to `later`; 0 if `later` is not after it.
+constexpr uint64_t milliseconds_between(Instant earlier, Instant later) {
+    return later <= earlier ? 0 : static_cast<uint64_t>(milliseconds_of(later - earlier));
+}
+
 }  // namespace shoal

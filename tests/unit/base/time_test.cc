@@ -26,6 +26,15 @@ TEST_CASE("time: instants order, add and subtract like durations", "[unit][time]
     CHECK(later + kTickDuration > later);
 }
 
+TEST_CASE("time: milliseconds round toward zero and never run backwards", "[unit][time]") {
+    constexpr Instant start(milliseconds(100));
+    STATIC_REQUIRE(milliseconds_of(std::chrono::microseconds(2999)) == 2);
+    STATIC_REQUIRE(milliseconds_of(std::chrono::microseconds(-2999)) == -2);
+    STATIC_REQUIRE(milliseconds_between(start, start + std::chrono::microseconds(7500)) == 7);
+    STATIC_REQUIRE(milliseconds_between(start, start) == 0);
+    STATIC_REQUIRE(milliseconds_between(start + milliseconds(5), start) == 0);
+}
+
 TEST_CASE("time: a tick is 10 ms", "[unit][time]") {
     STATIC_REQUIRE(kTickDuration == milliseconds(10));
 }
