@@ -75,14 +75,26 @@ void Scrubber::start_pass(const coordinator::Layout& layout) {
     pass_started_tick_ = tick_;
     pass_started_bytes_read_ = repair_stats_.bytes_read;
     sources_ = {layout.self()};
+    uint64_t skipped = 0;
+    // A node that membership does not see alive is not listed: the call could only wait out
+    // its timeout. The pass the node's return schedules lists it.
     for (const placement::Node& node : layout.table().nodes()) {
-        if (node.id != layout.self()) sources_.push_back(node.id);
+        if (node.id == layout.self()) continue;
+        if (is_alive_(node.id)) {
+            sources_.push_back(node.id);
+        } else {
+            skipped += 1;
+        }
     }
+    stats_.nodes_skipped += skipped;
     source_ = 0;
     cursor_.clear();
     source_done_ = false;
     keys_.clear();
-    log_.info("scrub_pass_started pass={} nodes={}", stats_.passes + 1, sources_.size());
+    log_.info("scrub_pass_started pass={} nodes={} not_alive={}",
+              stats_.passes + 1,
+              sources_.size(),
+              skipped);
 }
 
 void Scrubber::list_page() {

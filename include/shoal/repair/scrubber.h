@@ -1,6 +1,6 @@
 // Scrubber: one node's share of repair (docs/repair.md). A pass walks the manifest lists of
-// every node of the layout, this node's own first, a page at a time, and runs an ObjectRepair
-// for:
+// every node of the layout that membership sees alive, this node's own first, a page at a
+// time, and runs an ObjectRepair for:
 //   - each key in its own list that it leads: the first of the key's manifest owners that
 //     membership sees alive. This is the scrub: every object is checked by one node.
 //   - each key in another node's list that this node owns but holds no manifest of, or an
@@ -41,6 +41,7 @@ struct ScrubStats {
     uint64_t last_pass_bytes_read = 0;  // and the chunk records it read.
     uint64_t keys_listed = 0;           // Over every node's list, led or not.
     uint64_t list_failures = 0;
+    uint64_t nodes_skipped = 0;  // Not listed: membership did not see them alive.
 };
 
 class Scrubber {
