@@ -1,7 +1,7 @@
 // Goal: HandBack's bounds and retries. It tracks at most kHeldMax chunks and counts the rest;
 // nothing goes to an owner that is not alive; a failed hand-back keeps the chunk here and is
 // tried again after kRetryTicks, not before; one that succeeds leaves the chunk on its owner,
-// byte-exact, and gone here.
+// byte-exact, and gone here; a scan asked for during a scan starts over.
 //
 // Method: a HandBack over a PeerService on a MemoryStore, with coordinator::testing::FakePeers
 // as the other nodes. The test ticks it, and runs the store's turn ends and the peers' calls
@@ -59,6 +59,21 @@ public:
         REQUIRE(stored.has_value());
         REQUIRE(stored->is_ok());
         hand_back_.note(chunk.id);
+    }
+    // A record under the chunk's store key, not noted: what a restarted node finds in its
+    // store. A scan reads only keys, so the record's bytes stand in for a chunk's.
+    void store_unnoted(const object::ChunkId& chunk) {
+        std::optional<Status> stored;
+        const Status started = local_.put(object::chunk_store_key(chunk),
+                                          as_bytes("chunk"),
+                                          ByteView{},
+                                          chunk.version,
+                                          0,
+                                          [&](Status status) { stored = std::move(status); });
+        REQUIRE(started.is_ok());
+        settle();
+        REQUIRE(stored.has_value());
+        REQUIRE(stored->is_ok());
     }
     bool held_here(const object::ChunkId& chunk) {
         std::optional<bool> found;
@@ -160,6 +175,38 @@ TEST_CASE("hand-back: at most kHeldMax chunks are tracked, and the rest are coun
     harness.hand_back().note(chunk_id(0));
     CHECK(harness.hand_back().held() == HandBack::kHeldMax);
     CHECK(harness.hand_back().stats().not_tracked == 1);
+}
+
+// The layout changes while a scan is under way: what the scan has passed was judged by the old
+// layout, so scan() starts it again from the first key.
+TEST_CASE("hand-back: a scan asked for during a scan starts again from the first key",
+          "[sim][hand_back]") {
+    Harness harness;
+    constexpr uint32_t kChunks = HandBack::kScanPageKeys + HandBack::kScanPageKeys / 2;
+    for (uint32_t stripe = 0; stripe < kChunks; ++stripe) {
+        harness.store_unnoted(
+                object::ChunkId{.key_hash = 7, .version = version_at(100), .stripe_index = stripe});
+    }
+    // Under the first layout every chunk is this node's; the owner is down, so nothing that
+    // gets noted leaves.
+    harness.owner = std::nullopt;
+    harness.owner_alive = false;
+    harness.hand_back().scan();
+    harness.tick();
+    REQUIRE(harness.hand_back().scanning());
+    REQUIRE(harness.hand_back().stats().scanned == HandBack::kScanPageKeys);
+    CHECK(harness.hand_back().held() == 0);
+
+    // The layout moves every chunk to the owner.
+    harness.owner = kOwner;
+    harness.hand_back().scan();
+    for (int tick = 0; tick < 4 && harness.hand_back().scanning(); ++tick) {
+        harness.tick();
+    }
+    REQUIRE_FALSE(harness.hand_back().scanning());
+    CHECK(harness.hand_back().held() == kChunks);
+    CHECK(harness.hand_back().stats().scanned == HandBack::kScanPageKeys + kChunks);
+    CHECK(harness.peers().calls() == 0);
 }
 
 }  // namespace
