@@ -258,6 +258,9 @@ mode = "disk"
 fsync = "always"
 cache_bytes = "$cache_bytes_setting"
 segment_bytes = "64MiB"
+[cluster]
+# One node: the default ec:4+2 would need five.
+redundancy = "replicas:1"
 EOF
 
 # launch_shoald <log> <flags...>: starts shoald on a free port of 127.0.0.1. Sets
@@ -305,7 +308,8 @@ log "starting a disk-mode shoald (fsync always) and a memory-mode shoald"
 start_shoald "$work/disk.log" --config "$work/disk.toml" --data "$work/disk-data"
 disk_pid="$shoald_started_pid"
 disk_node="127.0.0.1:$shoald_started_port"
-start_shoald "$work/memory.log" --storage memory --memory-bytes 1GiB --data "$work/memory-data"
+start_shoald "$work/memory.log" --storage memory --memory-bytes 1GiB --redundancy replicas:1 \
+    --data "$work/memory-data"
 memory_pid="$shoald_started_pid"
 memory_node="127.0.0.1:$shoald_started_port"
 

@@ -170,7 +170,7 @@ run_step() {
 
 log "starting shoald (memory mode, $shoald_memory)"
 "$shoald" --listen 127.0.0.1:0 --storage memory --memory-bytes "$shoald_memory" \
-    --log-level info >"$work/shoald.log" 2>&1 &
+    --redundancy replicas:1 --log-level info >"$work/shoald.log" 2>&1 &
 shoald_pid=$!
 started_pids+=("$shoald_pid")
 shoald_port=""

@@ -10,6 +10,17 @@ std::string reason_of(const std::optional<Status>& failure) {
     return failure.has_value() ? fmt::format(" (first failure: {})", failure->to_string()) : "";
 }
 
+// A quorum larger than the owners is never met: the cluster has fewer nodes than its code
+// needs, and retrying cannot help, so the error says what to change.
+std::string shortfall_of(uint32_t owners, uint32_t needed) {
+    if (owners >= needed) return "";
+    return fmt::format(
+            " (the cluster has {} node{}, too few for its redundancy: see "
+            "cluster.redundancy)",
+            owners,
+            owners == 1 ? "" : "s");
+}
+
 struct WriteQuorum {
     std::string what;
     uint32_t owners = 0;
@@ -56,11 +67,12 @@ void on_read_answer(ReadQuorum& quorum,
         quorum.decided = true;
         stats.manifest_reads_failed += 1;
         quorum.done(Status::unavailable(
-                fmt::format("{}: {} of {} manifest owners answered, {} needed{}",
+                fmt::format("{}: {} of {} manifest owners answered, {} needed{}{}",
                             quorum.what,
                             quorum.answered,
                             quorum.owners,
                             quorum.needed,
+                            shortfall_of(quorum.owners, quorum.needed),
                             reason_of(quorum.first_failure))));
     }
 }
@@ -75,11 +87,12 @@ void decide_write(WriteQuorum& quorum, OperationStats& stats) {
         stats.manifest_writes_failed += 1;
         quorum.done(
                 Status::from_code(missed_quorum_code(quorum.first_failure),
-                                  fmt::format("{}: {} of {} manifest owners hold it, {} needed{}",
+                                  fmt::format("{}: {} of {} manifest owners hold it, {} needed{}{}",
                                               quorum.what,
                                               quorum.stored,
                                               quorum.owners,
                                               quorum.needed,
+                                              shortfall_of(quorum.owners, quorum.needed),
                                               reason_of(quorum.first_failure))));
     }
 }

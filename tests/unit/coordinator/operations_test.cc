@@ -325,6 +325,37 @@ TEST_CASE("a put that cannot reach its quorum fails and says why", "[coordinator
                Catch::Contains("put small: 4 of 6 manifest owners hold it, 5 needed"));
 }
 
+// One node under RS 4+2 (the default): no put or get can meet its quorum, and the error
+// says that the cluster is too small rather than that nodes failed.
+TEST_CASE("a cluster smaller than its code's quorum says so", "[coordinator]") {
+    for (const uint32_t nodes : {1U, 3U}) {
+        CAPTURE(nodes);
+        Cluster cluster(nodes);
+        Result<object::Manifest> small = cluster.put("small", as_bytes("tiny"));
+        REQUIRE_FALSE(small.is_ok());
+        CHECK_THAT(small.status().message(),
+                   Catch::Contains(fmt::format("the cluster has {} node{}, too few for its "
+                                               "redundancy: see cluster.redundancy",
+                                               nodes,
+                                               nodes == 1 ? "" : "s")));
+        // Reads need two answers: one node cannot give them.
+        if (nodes == 1) {
+            auto [status, bytes] = cluster.get("small");
+            CHECK(status.code() == Code::kUnavailable);
+            CHECK_THAT(status.message(), Catch::Contains("too few for its redundancy"));
+        }
+    }
+    // Six nodes, two of them down: the usual error, with no word of the cluster's size.
+    Cluster six(6);
+    int down = 0;
+    for (auto& [key, node] : six.peers.nodes()) {
+        if (down++ < 2) node.down = true;
+    }
+    Result<object::Manifest> small = six.put("small", as_bytes("tiny"));
+    REQUIRE_FALSE(small.is_ok());
+    CHECK_THAT(small.status().message(), !Catch::Contains("too few"));
+}
+
 TEST_CASE("a put refused for lack of space says so with its code", "[coordinator]") {
     Cluster cluster(6);
     for (auto& [key, node] : cluster.peers.nodes())
