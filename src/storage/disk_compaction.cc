@@ -69,6 +69,7 @@ private:
             }
         }
         copies_.resize(items_.size());
+        cached_copies_.resize(items_.size());
     }
 
     // Reads the next record to copy; one at a time keeps memory at one record.
@@ -119,6 +120,11 @@ private:
                                               original.body,
                                               ByteView{},
                                               item.source.data_bytes);
+        // A record the cache holds is cached at its new place too: moving it costs no get a
+        // read from disk.
+        if (store_.cache_.find({item.source.segment, item.source.offset}) != nullptr) {
+            cached_copies_[next_] = store_.appended_copy(copies_[next_]);
+        }
         store_.counters_.compaction_bytes_copied += original.bytes;
         records_copied_ += 1;
         next_ += 1;
@@ -172,6 +178,10 @@ private:
             store_.retire(target);
             target = copies_[index];
             store_.segments_.at(target.segment).live_bytes += target.record_bytes;
+            if (cached_copies_[index] != nullptr) {
+                store_.cache_.insert({target.segment, target.offset},
+                                     std::move(cached_copies_[index]));
+            }
         }
         for (auto& [original, moved_object] : moved) {
             auto entry = store_.index_.find(moved_object.first);
@@ -181,6 +191,7 @@ private:
             entry->second.object = std::move(moved_object.second);
         }
         items_.clear();  // Their references would pin the old objects.
+        cached_copies_.clear();
         waiting_for_readers_ = true;
     }
 
@@ -243,6 +254,7 @@ private:
     uint64_t segment_;
     std::vector<Item> items_;
     std::vector<RecordLocation> copies_;
+    std::vector<std::shared_ptr<const Buffer>> cached_copies_;  // Of records the cache held.
     size_t next_ = 0;
     Buffer record_;
     runtime::DiskRead read_;

@@ -18,6 +18,10 @@ enum FlushStage : uint8_t { kOpenStage, kWriteStage, kSyncStage, kSyncDirectoryS
 
 constexpr uint64_t kSegmentBytesMin = uint64_t{64} << 10;
 
+// The largest batch buffer kept for the next flush: a turn of small puts fits, and a turn that
+// took a big object does not pin its memory.
+constexpr size_t kSpareBytesMax = size_t{4} << 20;
+
 // Object bytes are the tail of every record body that carries them (record_body.h).
 ByteView record_data(ByteView record, uint32_t data_bytes) {
     const uint32_t body_bytes = decode_fixed32(record.data() + 8);
@@ -181,13 +185,8 @@ Status DiskStore::commit(
         committing_segments_.insert(piece.segment);
     }
     // Small objects are kept hot from the start: they are what a cache is for.
-    std::shared_ptr<Buffer> cached;
-    if (is_inline) {
-        const Batch& batch = filling_.back();
-        const uint64_t start = object->commit.offset - batch.offset;
-        cached = std::make_shared<Buffer>(
-                batch.bytes.view().subspan(start, object->commit.record_bytes));
-    }
+    std::shared_ptr<const Buffer> cached;
+    if (is_inline) cached = appended_copy(object->commit);
     filling_done_.push_back(Completion{
             .apply =
                     [this, key = std::move(open.key), object, cached]() mutable {
@@ -234,6 +233,24 @@ Status DiskStore::remove(std::string_view key, Version version, Done done) {
     return Status::ok();
 }
 
+// A new batch takes the buffer of the last one written, so that a turn's appends do not grow
+// a buffer from nothing, copying it a dozen times, on every flush.
+void DiskStore::open_batch(uint64_t segment, uint64_t offset, bool creates_segment) {
+    Batch& batch = filling_.emplace_back(
+            Batch{.segment = segment, .offset = offset, .creates_segment = creates_segment});
+    batch.bytes = std::move(spare_bytes_);
+    batch.bytes.resize(0);
+    spare_bytes_ = Buffer();
+}
+
+std::shared_ptr<const Buffer> DiskStore::appended_copy(const RecordLocation& location) const {
+    SHOAL_ASSERT(!filling_.empty() && filling_.back().segment == location.segment);
+    const Batch& batch = filling_.back();
+    SHOAL_ASSERT(location.offset >= batch.offset);
+    return std::make_shared<const Buffer>(
+            batch.bytes.view().subspan(location.offset - batch.offset, location.record_bytes));
+}
+
 RecordLocation DiskStore::append_record(
         Lsn lsn, RecordKind kind, ByteView body_head, ByteView body_tail, uint32_t data_bytes) {
     SHOAL_ASSERT(opened_);
@@ -242,7 +259,7 @@ RecordLocation DiskStore::append_record(
         // Seal the segment: whatever the policy, it is synced before the next one is used, so
         // that only the last segment can ever have a torn tail.
         if (filling_.empty() || filling_.back().segment != append_segment_) {
-            filling_.push_back(Batch{.segment = append_segment_, .offset = append_offset_});
+            open_batch(append_segment_, append_offset_, false);
         }
         filling_.back().sync = true;
         append_segment_ += 1;
@@ -250,11 +267,11 @@ RecordLocation DiskStore::append_record(
     }
     if (append_offset_ == 0) {
         segments_.emplace(append_segment_, Segment{});
-        filling_.push_back(Batch{.segment = append_segment_, .offset = 0, .creates_segment = true});
+        open_batch(append_segment_, 0, true);
         encode_segment_header(SegmentHeader{.sequence = append_segment_}, filling_.back().bytes);
         append_offset_ = kSegmentHeaderBytes;
     } else if (filling_.empty() || filling_.back().segment != append_segment_) {
-        filling_.push_back(Batch{.segment = append_segment_, .offset = append_offset_});
+        open_batch(append_segment_, append_offset_, false);
     }
     Batch& batch = filling_.back();
     SHOAL_ASSERT(batch.offset + batch.bytes.size() == append_offset_);
@@ -298,9 +315,7 @@ void DiskStore::start_flush() {
     if (flush_in_flight_ || !writes_stopped_.is_ok()) return;
     if (sync_due_ && !segments_.contains(append_segment_)) sync_due_ = false;  // Nothing written.
     if (sync_due_) {
-        if (filling_.empty()) {
-            filling_.push_back(Batch{.segment = append_segment_, .offset = append_offset_});
-        }
+        if (filling_.empty()) open_batch(append_segment_, append_offset_, false);
         filling_.back().sync = true;
         sync_due_ = false;
     }
@@ -441,6 +456,9 @@ void DiskStore::flush_step_done(const Status& status, std::string_view operation
 
 void DiskStore::finish_flush() {
     flush_in_flight_ = false;
+    if (!flushing_.empty() && flushing_.back().bytes.capacity() <= kSpareBytesMax) {
+        spare_bytes_ = std::move(flushing_.back().bytes);
+    }
     flushing_.clear();
     std::vector<Completion> completions = std::move(flushing_done_);
     flushing_done_.clear();
@@ -520,6 +538,8 @@ void DiskStore::retire(const RecordLocation& location) {
     SHOAL_ASSERT(segment != segments_.end());
     SHOAL_ASSERT(segment->second.live_bytes >= location.record_bytes);
     segment->second.live_bytes -= location.record_bytes;
+    // A dead record is never asked for again: its cache room goes to live ones.
+    cache_.erase({location.segment, location.offset});
 }
 
 // A get may still stream an object that left the index: its segments stay until it goes.

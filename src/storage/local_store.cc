@@ -104,6 +104,16 @@ void LocalStore::read_disk(std::string_view key, ReadDone done) {
         defer([done = std::move(done)]() { done(Status::not_found("no such record")); });
         return;
     }
+    std::optional<PieceData> first = disk_->cached_piece(*object, 0);
+    // The common case, a small record in the cache, needs none of the bookkeeping below.
+    if (first.has_value() && object->piece_count() == 1) {
+        LocalRecord record{.version = object->version, .record_bytes = object->object_bytes};
+        record.pieces.push_back(std::move(*first));
+        defer([done = std::move(done), record = std::move(record)]() mutable {
+            done(std::move(record));
+        });
+        return;
+    }
     auto read = std::make_shared<DiskRead>();
     read->record.version = object->version;
     read->record.record_bytes = object->object_bytes;
@@ -125,7 +135,9 @@ void LocalStore::read_disk(std::string_view key, ReadDone done) {
                 read->done(read->failure);
             }
         };
-        if (std::optional<PieceData> cached = disk_->cached_piece(*object, index)) {
+        std::optional<PieceData> cached = index == 0 ? std::exchange(first, std::nullopt)
+                                                     : disk_->cached_piece(*object, index);
+        if (cached.has_value()) {
             defer([piece_done, piece = std::move(*cached)]() mutable {
                 piece_done(std::move(piece));
             });

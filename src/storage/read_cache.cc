@@ -37,6 +37,10 @@ void ReadCache::evict_one() {
     SHOAL_ASSERT(false && "the clock found nothing to evict");
 }
 
+void ReadCache::erase(Key key) {
+    if (auto found = entries_.find(key); found != entries_.end()) erase(found);
+}
+
 void ReadCache::erase_segment(uint64_t segment) {
     for (auto entry = entries_.begin(); entry != entries_.end();) {
         auto next = std::next(entry);

@@ -723,6 +723,45 @@ TEST_CASE("disk store: a get streaming an object keeps its segment through a com
     REQUIRE(hash64(bytes.value().view()) == streaming->digest);
 }
 
+// The cache's budget goes to live records: an overwritten object's record leaves it at once,
+// and a record that compaction moves stays cached at its new place, so gets of a hot working
+// set never read from disk because the log was tidied.
+TEST_CASE("disk store: the cache holds live records only, and keeps them through a compaction",
+          "[sim][disk_store]") {
+    constexpr uint64_t kSmall = 1000;  // Inline: one commit record, cached from the put.
+    StoreHarness harness(/*seed=*/14, DiskFaults{}, small_store_options());
+    REQUIRE(harness.open().is_ok());
+    put_durably(harness, 4, kSmall);  // object/0 to object/3, in segment 1.
+    const uint64_t four_records = harness.store().stats().cache_bytes;
+    REQUIRE(four_records >= 4 * kSmall);
+    put_durably(harness, 4, kSmall, /*hlc_base=*/100);
+    CHECK(harness.store().stats().cache_bytes == four_records);
+
+    // object/0 grows and is overwritten until segment 1 holds only object/1 to 3 alive.
+    for (uint64_t round = 0; round < 8; ++round) {
+        put_durably(harness, 1, 3 * kPieceBytes, /*hlc_base=*/1000 + 10 * round);
+    }
+    for (int tick = 0; tick < 20; ++tick) {
+        harness.store().on_tick();
+        harness.run_until([] { return false; });
+    }
+    REQUIRE(harness.store().stats().compactions > 0);
+    REQUIRE_FALSE(harness.disk().contents("/data/" + storage::segment_file_name(1)).has_value());
+    const uint64_t misses = harness.store().stats().cache_misses;
+    for (uint32_t index = 1; index < 4; ++index) {
+        CAPTURE(index);
+        const DiskObjectRef object = harness.store().find("object/" + std::to_string(index));
+        REQUIRE(object != nullptr);
+        CHECK(object->commit.segment != 1);
+        const std::optional<PieceData> cached = harness.store().cached_piece(*object, 0);
+        REQUIRE(cached.has_value());
+        REQUIRE(cached->data.size() == kSmall);
+        CHECK(hash64(cached->data) == object->digest);
+    }
+    CHECK(harness.store().stats().cache_misses == misses);
+    CHECK(harness.error_logs() == 0);
+}
+
 TEST_CASE("disk store: a delete right after a put of the same key, in one turn, deletes it",
           "[sim][disk_store]") {
     StoreHarness harness(/*seed=*/14, DiskFaults{}, small_store_options());

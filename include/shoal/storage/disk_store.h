@@ -239,6 +239,9 @@ private:
     class Compaction;
     class Checkpointer;
 
+    void open_batch(uint64_t segment, uint64_t offset, bool creates_segment);
+    // A copy of a record appended this turn, for the cache.
+    std::shared_ptr<const Buffer> appended_copy(const RecordLocation& location) const;
     RecordLocation append_record(
             Lsn lsn, RecordKind kind, ByteView body_head, ByteView body_tail, uint32_t data_bytes);
     Lsn next_lsn();
@@ -292,6 +295,7 @@ private:
     std::vector<Batch> filling_;
     uint64_t filling_bytes_ = 0;
     std::vector<Completion> filling_done_;
+    Buffer spare_bytes_;  // The last flushed batch's buffer, emptied, for the next batch.
     // Being written and synced.
     std::vector<Batch> flushing_;
     std::vector<Completion> flushing_done_;

@@ -1,10 +1,11 @@
 // ReadCache: the disk store's RAM cache of hot pieces, under a byte budget (storage.cache_bytes).
 //
-// Keyed by where a record lies (segment, offset), which never changes while the record lives,
-// so an overwritten object's pieces simply stop being asked for and age out. Eviction is
-// second chance (CLOCK), close to least recently used first out: a hit only marks the piece,
-// and eviction gives a marked piece one more round, so the hit path is a hash lookup. Pieces
-// are shared: one evicted while a get streams it lives on in that get.
+// Keyed by where a record lies (segment, offset), which never changes while the record lives;
+// the store drops a record's piece once the record is dead (overwritten, deleted, moved), so
+// the budget holds live records only. Eviction is second chance (CLOCK), close to least
+// recently used first out: a hit only marks the piece, and eviction gives a marked piece one
+// more round, so the hit path is a hash lookup. Pieces are shared: one evicted while a get
+// streams it lives on in that get.
 //
 // Pure: no IO, single-threaded.
 #pragma once
@@ -30,6 +31,8 @@ public:
     // Adds or replaces the piece and evicts the least recently used over the budget. A piece
     // larger than a quarter of the budget is not kept, so one big object cannot flush the rest.
     void insert(Key key, std::shared_ptr<const Buffer> piece);
+    // Drops the piece, if it is there: its record is dead.
+    void erase(Key key);
     // Drops every piece of `segment`. Walks the whole cache: for compaction, not hot paths.
     void erase_segment(uint64_t segment);
 

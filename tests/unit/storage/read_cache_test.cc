@@ -1,6 +1,6 @@
 // Goal: the read cache stays within its byte budget, evicts the oldest piece not used since it
 // was last passed over (second chance), refuses pieces too big to share the budget, and
-// forgets a segment on request.
+// forgets a piece or a segment on request.
 //
 // Method: insert and look up pieces of known sizes by hand.
 #include "shoal/storage/read_cache.h"
@@ -47,6 +47,25 @@ TEST_CASE("read cache: replacing a piece and erasing a segment keep the count ri
     REQUIRE(cache.used_bytes() == 150);
     REQUIRE(cache.size() == 1);
     REQUIRE(cache.find({2, 0}) == nullptr);
+}
+
+TEST_CASE("read cache: erasing one piece frees its bytes, and erasing it again is harmless",
+          "[unit][read_cache]") {
+    ReadCache cache(1000);
+    cache.insert({1, 0}, piece(100));
+    cache.insert({1, 100}, piece(200));
+    cache.erase({1, 100});
+    REQUIRE(cache.used_bytes() == 100);
+    REQUIRE(cache.find({1, 100}) == nullptr);
+    cache.erase({1, 100});
+    cache.erase({7, 0});
+    REQUIRE(cache.used_bytes() == 100);
+    REQUIRE(cache.size() == 1);
+    // The clock lost its entry too: filling the budget evicts only what is there.
+    for (uint64_t offset = 1000; offset < 2000; offset += 100) {
+        cache.insert({2, offset}, piece(100));
+    }
+    REQUIRE(cache.used_bytes() <= 1000);
 }
 
 TEST_CASE("read cache: a hot piece survives a stream of cold ones", "[unit][read_cache]") {
