@@ -112,6 +112,16 @@ std::string PutOperation::what() const {
     return fmt::format("put {}", parameters_.key);
 }
 
+// A stripe's buffer holds what is known to come, so that a small object does not pay for a
+// whole stripe (1 MiB to 4 MiB, which malloc takes from the top of the heap and gives back).
+size_t PutOperation::stripe_capacity(uint64_t bytes_before) const {
+    const uint64_t stripe = parameters_.stripe_bytes;
+    if (!parameters_.declared_bytes.has_value()) return stripe;
+    const uint64_t declared = *parameters_.declared_bytes;
+    return static_cast<size_t>(declared > bytes_before ? std::min(stripe, declared - bytes_before)
+                                                       : stripe);
+}
+
 Status PutOperation::on_data(ByteView data) {
     if (finished_) return Status::unavailable(fmt::format("{}: already failed", what()));
     received_bytes_ += data.size();
@@ -133,7 +143,9 @@ Status PutOperation::on_data(ByteView data) {
         return too_big;
     }
     while (!data.empty()) {
-        if (filling_.capacity() == 0) filling_.reserve(parameters_.stripe_bytes);
+        if (filling_.capacity() == 0) {
+            filling_.reserve(stripe_capacity(received_bytes_ - data.size()));
+        }
         const size_t room = parameters_.stripe_bytes - filling_.size();
         const size_t taken = std::min(room, data.size());
         filling_.append(data.first(taken));
@@ -151,6 +163,10 @@ bool PutOperation::wants_data() const {
 
 bool PutOperation::waits_for_version() const {
     return !finished_ && !prior_known_ && (!sealed_.empty() || inline_ready_);
+}
+
+bool PutOperation::stripes_wait_for_version() const {
+    return !finished_ && !prior_known_ && !sealed_.empty();
 }
 
 void PutOperation::on_end(uint64_t object_digest) {

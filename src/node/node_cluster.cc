@@ -402,11 +402,13 @@ void Node::resume_connection(runtime::ConnectionId id) {
     if (found != connections_.end()) update_receiving(id, found->second);
 }
 
+// A complete small put waiting for its version does not pause its client: what it holds is
+// bounded, and pausing and resuming cost two epoll_ctl calls a put.
 bool Node::puts_want_data(const Connection& connection) {
     return std::all_of(connection.puts.begin(), connection.puts.end(), [](const auto& put) {
         if (put.second.operation == nullptr) return false;  // Waiting for the put buffer.
         const coordinator::PutOperation& operation = *put.second.operation;
-        return put.second.complete ? !operation.waits_for_version() : operation.wants_data();
+        return put.second.complete ? !operation.stripes_wait_for_version() : operation.wants_data();
     });
 }
 

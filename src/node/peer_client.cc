@@ -210,14 +210,17 @@ void PeerClient::get_manifest(const NodeKey& to, const std::string& key, Manifes
     stats_.calls += 1;
     if (to == options_.self) {
         stats_.calls_to_self += 1;
-        service_.get_manifest(
-                key, [key, done = std::move(done)](Result<std::optional<Buffer>> manifest) {
-                    if (!manifest.is_ok()) {
-                        done(manifest.status());
-                    } else if (!manifest.value().has_value()) {
+        service_.read_manifest(
+                key,
+                [key, done = std::move(done)](Result<std::optional<storage::LocalRecord>> record) {
+                    if (!record.is_ok()) {
+                        done(record.status());
+                    } else if (!record.value().has_value()) {
                         done(std::optional<object::Manifest>());
+                    } else if (record.value()->pieces.size() == 1) {
+                        done(manifest_from(key, record.value()->pieces.front().data));
                     } else {
-                        done(manifest_from(key, manifest.value()->view()));
+                        done(manifest_from(key, record.value()->join().view()));
                     }
                 });
         return;

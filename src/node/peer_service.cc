@@ -334,6 +334,20 @@ void PeerService::manifest_written(const std::string& store_key,
 
 void PeerService::get_manifest(std::string_view key, ManifestDone done) {
     SHOAL_ASSERT(done != nullptr);
+    read_manifest(key,
+                  [done = std::move(done)](Result<std::optional<storage::LocalRecord>> record) {
+                      if (!record.is_ok()) {
+                          done(record.status());
+                      } else if (!record.value().has_value()) {
+                          done(std::optional<Buffer>());
+                      } else {
+                          done(std::optional<Buffer>(record.value()->join()));
+                      }
+                  });
+}
+
+void PeerService::read_manifest(std::string_view key, ManifestRecordDone done) {
+    SHOAL_ASSERT(done != nullptr);
     if (Status valid = object::check_key(key); !valid.is_ok()) {
         defer_status(std::move(done), valid);
         return;
@@ -342,7 +356,7 @@ void PeerService::get_manifest(std::string_view key, ManifestDone done) {
     store_.read(object::manifest_store_key(key),
                 [this, done = std::move(done)](Result<storage::LocalRecord> record) {
                     if (record.is_ok()) {
-                        done(std::optional<Buffer>(record.value().join()));
+                        done(std::optional<storage::LocalRecord>(std::move(record).value()));
                         return;
                     }
                     if (record.status().code() != Code::kNotFound) {
@@ -350,7 +364,7 @@ void PeerService::get_manifest(std::string_view key, ManifestDone done) {
                         return;
                     }
                     stats_.manifest_gets_not_found += 1;
-                    done(std::optional<Buffer>());
+                    done(std::optional<storage::LocalRecord>());
                 });
 }
 

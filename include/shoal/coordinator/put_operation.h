@@ -69,6 +69,10 @@ public:
     // Whether bytes the client sent wait, unsent, for the version (chosen once the key's newest
     // version is read): the client should be paused, since nothing else bounds them.
     bool waits_for_version() const;
+    // Whether whole stripes wait so: a complete put whose client should still be paused, since
+    // its bytes reach the store (and its backlog check) only once the version is chosen. An
+    // inline object holds at most inline_bytes_max, which the node's put count bounds.
+    bool stripes_wait_for_version() const;
     // The client went away: nothing more is sent, `done` is not called.
     void cancel();
 
@@ -91,6 +95,7 @@ private:
         bool is_last = false;
     };
 
+    size_t stripe_capacity(uint64_t bytes_before) const;
     void write_inline();
     void seal_stripe(bool is_last);
     void send_sealed();

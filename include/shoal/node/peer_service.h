@@ -80,6 +80,8 @@ public:
     using ManifestPutDone = std::function<void(Result<wire::ManifestPutReply> reply)>;
     // nullopt: no manifest of the key is held.
     using ManifestDone = std::function<void(Result<std::optional<Buffer>> manifest)>;
+    using ManifestRecordDone =
+            std::function<void(Result<std::optional<storage::LocalRecord>> record)>;
     using ListDone = std::function<void(Result<wire::ManifestListReply> reply)>;
     // Sends one reply frame to the requester.
     using Reply = std::function<void(runtime::OutFrame frame)>;
@@ -134,6 +136,9 @@ public:
     // The manifest bytes held for `key` (unchecked beyond the store's own checks), or nullopt.
     // kInvalidArgument for a key that breaks the key rule.
     void get_manifest(std::string_view key, ManifestDone done);
+    // The same, as the store's record: a caller on this node can decode it where it lies
+    // rather than copy it out first.
+    void read_manifest(std::string_view key, ManifestRecordDone done);
 
     // The manifests held for keys starting with `prefix` and after `start_after`, in key order,
     // at most `limit` and at most one reply frame's worth (kListReplyBytesMax); truncated when
