@@ -122,7 +122,7 @@ private:
                                               item.source.data_bytes);
         // A record the cache holds is cached at its new place too: moving it costs no get a
         // read from disk.
-        if (store_.cache_.find({item.source.segment, item.source.offset}) != nullptr) {
+        if (store_.cache_.contains({item.source.segment, item.source.offset})) {
             cached_copies_[next_] = store_.appended_copy(copies_[next_]);
         }
         store_.counters_.compaction_bytes_copied += original.bytes;

@@ -195,11 +195,12 @@ Status DiskStore::commit(
                         for (const RecordLocation& piece : object->pieces) {
                             unpin_committing(piece.segment);
                         }
-                        if (cached != nullptr) {
-                            cache_.insert({object->commit.segment, object->commit.offset},
-                                          std::move(cached));
+                        const RecordLocation commit = object->commit;
+                        // A stale commit (a newer version is in place) is dead: not cached.
+                        if (publish_object(std::move(key), std::move(object)) &&
+                            cached != nullptr) {
+                            cache_.insert({commit.segment, commit.offset}, std::move(cached));
                         }
-                        publish_object(std::move(key), std::move(object));
                     },
             .done = std::move(done),
     });
@@ -489,11 +490,11 @@ void DiskStore::stop_writes(const Status& cause) {
     }
 }
 
-void DiskStore::publish_object(std::string key, std::shared_ptr<DiskObject> object) {
+bool DiskStore::publish_object(std::string key, std::shared_ptr<DiskObject> object) {
     hlc_max_ = std::max(hlc_max_, object->version.hlc);
     auto found = index_.find(key);
     // Stale: a later version is already in place, and the object's records are dead.
-    if (found != index_.end() && found->second.version > object->version) return;
+    if (found != index_.end() && found->second.version > object->version) return false;
     segments_.at(object->commit.segment).live_bytes += object->commit.record_bytes;
     for (const RecordLocation& piece : object->pieces) {
         segments_.at(piece.segment).live_bytes += piece.record_bytes;
@@ -505,7 +506,7 @@ void DiskStore::publish_object(std::string key, std::shared_ptr<DiskObject> obje
     entry.version = entry.object->version;
     if (found == index_.end()) {
         index_.emplace(std::move(key), std::move(entry));
-        return;
+        return true;
     }
     if (found->second.object != nullptr) {
         retire_object(found->second.object);
@@ -513,6 +514,7 @@ void DiskStore::publish_object(std::string key, std::shared_ptr<DiskObject> obje
         retire(found->second.tombstone);
     }
     found->second = std::move(entry);
+    return true;
 }
 
 void DiskStore::publish_tombstone(std::string key, Version version, RecordLocation location) {

@@ -736,6 +736,9 @@ TEST_CASE("disk store: the cache holds live records only, and keeps them through
     REQUIRE(four_records >= 4 * kSmall);
     put_durably(harness, 4, kSmall, /*hlc_base=*/100);
     CHECK(harness.store().stats().cache_bytes == four_records);
+    // Versions older than those in place: stale on arrival, dead, not cached.
+    put_durably(harness, 2, kSmall, /*hlc_base=*/40);
+    CHECK(harness.store().stats().cache_bytes == four_records);
 
     // object/0 grows and is overwritten until segment 1 holds only object/1 to 3 alive.
     for (uint64_t round = 0; round < 8; ++round) {

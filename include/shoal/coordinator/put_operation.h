@@ -71,7 +71,7 @@ public:
     bool waits_for_version() const;
     // Whether whole stripes wait so: a complete put whose client should still be paused, since
     // its bytes reach the store (and its backlog check) only once the version is chosen. An
-    // inline object holds at most inline_bytes_max, which the node's put count bounds.
+    // inline object's put holds at most one stripe buffer, which the put buffer counts.
     bool stripes_wait_for_version() const;
     // The client went away: nothing more is sent, `done` is not called.
     void cancel();

@@ -258,7 +258,8 @@ private:
     void finish_flush();
     void stop_writes(const Status& cause);
     void sync_interval();
-    void publish_object(std::string key, std::shared_ptr<DiskObject> object);
+    // False if a newer version is in place: the object's records are dead.
+    bool publish_object(std::string key, std::shared_ptr<DiskObject> object);
     void publish_tombstone(std::string key, Version version, RecordLocation location);
     void retire(const RecordLocation& location);
     void retire_object(const DiskObjectRef& retired);

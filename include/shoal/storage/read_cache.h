@@ -2,7 +2,8 @@
 //
 // Keyed by where a record lies (segment, offset), which never changes while the record lives;
 // the store drops a record's piece once the record is dead (overwritten, deleted, moved), so
-// the budget holds live records only. Eviction is second chance (CLOCK), close to least
+// the budget holds live records (but for a read that finishes after its record died, whose
+// piece ages out). Eviction is second chance (CLOCK), close to least
 // recently used first out: a hit only marks the piece, and eviction gives a marked piece one
 // more round, so the hit path is a hash lookup. Pieces are shared: one evicted while a get
 // streams it lives on in that get.
@@ -31,6 +32,8 @@ public:
     // Adds or replaces the piece and evicts the least recently used over the budget. A piece
     // larger than a quarter of the budget is not kept, so one big object cannot flush the rest.
     void insert(Key key, std::shared_ptr<const Buffer> piece);
+    // Whether the piece is there; unlike find(), does not mark it used.
+    bool contains(Key key) const { return entries_.contains(key); }
     // Drops the piece, if it is there: its record is dead.
     void erase(Key key);
     // Drops every piece of `segment`. Walks the whole cache: for compaction, not hot paths.
