@@ -1,5 +1,6 @@
 #include "shoal/runtime_uv/uv_runtime.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <vector>
@@ -127,6 +128,8 @@ struct UvRuntime::Loop final : public runtime::Network {
     void dispatch_frames(UvConnection& connection);
     void on_turn_end();
     void flush(UvConnection& connection);
+    // False if the connection closed.
+    bool write_directly(UvConnection& connection, size_t& written_bytes);
     void on_write_done(WriteRequest* write, int status);
     void close_connection(UvConnection& connection, Status reason);
     void on_connection_closed(UvConnection& connection);
@@ -155,6 +158,7 @@ struct UvRuntime::Loop final : public runtime::Network {
     std::vector<ConnectionId> dirty;    // Connections with pending frames or waiting frames.
     std::set<ConnectionId> connecting;  // Outbound connections not yet established.
     uint64_t connection_next = 1;
+    std::vector<uv_buf_t> direct_buffers;  // write_directly's, kept to spare an allocation.
 };
 
 void UvRuntime::Loop::send(ConnectionId id, OutFrame frame) {
@@ -423,16 +427,62 @@ void UvRuntime::Loop::on_turn_end() {
     }
 }
 
+// Most turns' frames fit in the socket's buffer at once: written with uv_try_write they need
+// no request, no callback and no change to the poller (a uv_write that completes at once still
+// costs an epoll_ctl on the next poll). Whole frames written leave `pending`; `written_bytes`
+// is how much of the first one left went out.
+bool UvRuntime::Loop::write_directly(UvConnection& connection, size_t& written_bytes) {
+    written_bytes = 0;
+    // A connection waiting to tell its handler of room is left to on_write_done, which does.
+    if (connection.pending.empty() || connection.notify_send_ready) return true;
+    direct_buffers.clear();
+    size_t bytes = 0;
+    for (const OutFrame& frame : connection.pending) {
+        if (direct_buffers.size() + 2 > kWriteBuffersMax) break;
+        direct_buffers.push_back(buffer_of(frame.head.view()));
+        if (!frame.payload.empty()) direct_buffers.push_back(buffer_of(frame.payload));
+        bytes += frame.size();
+    }
+    const int result = uv_try_write(reinterpret_cast<uv_stream_t*>(&connection.tcp),
+                                    direct_buffers.data(),
+                                    static_cast<unsigned>(direct_buffers.size()));
+    // EAGAIN: the socket is full, or a queued write must go first.
+    if (result == UV_EAGAIN) return true;
+    if (result < 0) {
+        close_connection(connection, uv_status(result, "write"));
+        return false;
+    }
+    size_t left = static_cast<size_t>(result);
+    SHOAL_ASSERT(left <= bytes && left <= connection.queued_bytes);
+    connection.queued_bytes -= left;
+    size_t done = 0;
+    while (done < connection.pending.size() && connection.pending[done].size() <= left) {
+        left -= connection.pending[done].size();
+        done += 1;
+    }
+    connection.pending.erase(connection.pending.begin(),
+                             connection.pending.begin() + static_cast<ptrdiff_t>(done));
+    written_bytes = left;
+    return true;
+}
+
 void UvRuntime::Loop::flush(UvConnection& connection) {
+    size_t skip = 0;  // Of the first pending frame, already written.
+    if (!write_directly(connection, skip)) return;
     while (!connection.pending.empty()) {
         auto* write = new WriteRequest{};
         write->connection = &connection;
         size_t taken = 0;
+        const auto add = [&](ByteView bytes) {
+            const size_t skipped = std::min(skip, bytes.size());
+            skip -= skipped;
+            if (skipped < bytes.size()) write->buffers.push_back(buffer_of(bytes.subspan(skipped)));
+            write->bytes += bytes.size() - skipped;
+        };
         for (OutFrame& frame : connection.pending) {
             if (write->buffers.size() + 2 > kWriteBuffersMax) break;
-            write->buffers.push_back(buffer_of(frame.head.view()));
-            if (!frame.payload.empty()) write->buffers.push_back(buffer_of(frame.payload));
-            write->bytes += frame.size();
+            add(frame.head.view());
+            if (!frame.payload.empty()) add(frame.payload);
             taken += 1;
         }
         write->frames.reserve(taken);

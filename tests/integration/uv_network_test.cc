@@ -24,6 +24,7 @@
 #include <spdlog/logger.h>
 #include <spdlog/sinks/null_sink.h>
 
+#include "shoal/base/limits.h"
 #include "shoal/base/prng.h"
 #include "shoal/runtime_uv/uv_runtime.h"
 #include "shoal/wire/frame.h"
@@ -135,6 +136,7 @@ public:
     void on_frame(ConnectionId connection, ByteView frame) override {
         frames[connection].emplace_back(as_string_view(frame.subspan(wire::kFrameHeaderBytes)));
         events.push_back("frame " + std::to_string(to_u64(connection)));
+        if (after_frame) after_frame(connection);
     }
     void on_send_ready(ConnectionId) override {}
     void on_closed(ConnectionId connection, const Status& reason) override {
@@ -155,6 +157,7 @@ public:
     }
 
     std::function<bool(uint64_t tick)> step;
+    std::function<void(ConnectionId)> after_frame;  // Optional.
     uint64_t ticks = 0;
     bool in_call = false;
     std::map<ConnectionId, std::string> accepted;
@@ -399,6 +402,98 @@ TEST_CASE("integration: a connect that gets no answer fails with kTimeout after 
     INFO(handler.closed.at(id).message());
     REQUIRE(handler.closed.at(id).code() == Code::kTimeout);
     REQUIRE(ended - started >= runtime::kConnectTimeout - std::chrono::milliseconds(20));
+}
+
+}  // namespace
+}  // namespace shoal::integration
+
+namespace shoal::integration {
+namespace {
+
+// A frame of `payload_bytes` bytes, its payload held apart from its head as a reply's is.
+runtime::OutFrame big_frame(const std::shared_ptr<const std::string>& payload) {
+    Buffer head;
+    wire::encode_frame_header({.body_bytes = static_cast<uint32_t>(payload->size()),
+                               .kind = wire::FrameKind::kData,
+                               .request_id = RequestId{2}},
+                              head);
+    return runtime::OutFrame{.head = std::move(head),
+                             .payload = as_bytes(std::string_view(*payload)),
+                             .payload_owner = payload};
+}
+
+std::string bytes_of(const runtime::OutFrame& frame) {
+    return std::string(as_string_view(frame.head.view())) +
+           std::string(as_string_view(frame.payload));
+}
+
+TEST_CASE(
+        "integration: a resumed connection with nothing to send, then a frame larger than "
+        "the socket takes at once, arrive whole and in order",
+        "[integration][network][send]") {
+    spdlog::logger log = null_logger();
+    runtime_uv::UvRuntime runtime(log);
+    REQUIRE(runtime.listen(loopback(0)).is_ok());
+    runtime::Network& network = runtime.network();
+
+    const int client = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(client >= 0);
+    const sockaddr_in address = loopback_socket_address(runtime.listening_port());
+    REQUIRE(connect(client, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0);
+    const std::string two_frames = bytes_of(text_frame("one")) + bytes_of(text_frame("two"));
+    REQUIRE(write(client, two_frames.data(), two_frames.size()) ==
+            static_cast<ssize_t>(two_frames.size()));
+    REQUIRE(fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK) == 0);
+
+    // Two of the largest frames: more than a loopback socket takes at once, so the rest of
+    // them waits for the poller.
+    Prng prng(11);
+    std::string payload_bytes(limits::kFrameBodyBytesMax, '\0');
+    for (char& byte : payload_bytes) {
+        byte = static_cast<char>(prng.below(256));
+    }
+    const auto payload = std::make_shared<const std::string>(std::move(payload_bytes));
+    const std::string expected = bytes_of(big_frame(payload)) + bytes_of(big_frame(payload)) +
+                                 bytes_of(text_frame("after"));
+
+    ScriptHandler handler(runtime);
+    std::optional<ConnectionId> inbound;
+    std::optional<uint64_t> paused_at;
+    bool sent = false;
+    std::string received_bytes;
+    // Paused after the first frame: the second one waits, buffered, for the resume.
+    handler.after_frame = [&](ConnectionId connection) {
+        if (paused_at.has_value()) return;
+        inbound = connection;
+        network.pause_receiving(connection);
+        paused_at = handler.ticks;
+    };
+    handler.step = [&](uint64_t tick) {
+        if (!paused_at.has_value()) return false;
+        if (tick == *paused_at + 2) {
+            REQUIRE(handler.frames[*inbound] == std::vector<std::string>{"one"});
+            network.resume_receiving(*inbound);  // Frames waiting, nothing to send.
+            return false;
+        }
+        if (!sent && handler.frames[*inbound].size() == 2) {
+            network.send(*inbound, big_frame(payload));
+            network.send(*inbound, big_frame(payload));
+            network.send(*inbound, text_frame("after"));
+            sent = true;
+        }
+        std::string chunk(1 << 20, '\0');
+        for (ssize_t got = 0; (got = read(client, chunk.data(), chunk.size())) > 0;) {
+            received_bytes.append(chunk.data(), static_cast<size_t>(got));
+        }
+        return received_bytes.size() >= expected.size();
+    };
+    runtime.run(handler);
+    ::close(client);
+
+    REQUIRE(handler.ticks < kTicksMax);
+    REQUIRE(handler.frames[*inbound] == std::vector<std::string>{"one", "two"});
+    REQUIRE(received_bytes.size() == expected.size());
+    REQUIRE(received_bytes == expected);
 }
 
 }  // namespace
