@@ -375,17 +375,19 @@ void PutOperation::maybe_write_manifest() {
     for (size_t index = 0; index < chunk_nodes_.size(); ++index) {
         manifest.chunk_nodes[index] = object_node_key(chunk_nodes_[index]);
     }
-    write_and_settle(manifest);
+    write_and_settle(std::move(manifest));
 }
 
-void PutOperation::write_and_settle(const object::Manifest& manifest) {
+// The manifest is kept here, not copied into the callback: an inline one carries the value.
+void PutOperation::write_and_settle(object::Manifest manifest) {
+    written_ = std::move(manifest);
     WriteCallbacks callbacks{
             .done =
-                    [self = shared_from_this(), manifest](const Status& status) {
+                    [self = shared_from_this()](const Status& status) {
                         if (self->finished_) return;
                         self->finished_ = true;
                         if (status.is_ok()) {
-                            self->done_(manifest);
+                            self->done_(std::move(*self->written_));
                         } else {
                             self->done_(status);
                         }
@@ -396,7 +398,7 @@ void PutOperation::write_and_settle(const object::Manifest& manifest) {
                         self->maybe_collect();
                     },
     };
-    write_manifest(peers_, *layout_, manifest, what(), stats_, std::move(callbacks));
+    write_manifest(peers_, *layout_, *written_, what(), stats_, std::move(callbacks));
 }
 
 // The newest version before this put: this put's version must be later (a put acknowledged

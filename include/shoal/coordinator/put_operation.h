@@ -107,7 +107,7 @@ private:
                           const Status& status);
     void stripe_written(Stripe& stripe);
     void maybe_write_manifest();
-    void write_and_settle(const object::Manifest& manifest);
+    void write_and_settle(object::Manifest manifest);
     void read_prior();
     bool choose_version();
     void maybe_collect();
@@ -138,6 +138,7 @@ private:
     // after it, and it is collected once every manifest owner holds this put's manifest.
     bool prior_known_ = false;
     std::optional<object::Manifest> prior_;
+    std::optional<object::Manifest> written_;  // This put's, once complete; moved to done_.
     bool settled_everywhere_ = false;
     bool finished_ = false;    // Done ran, or cancelled.
     bool discarding_ = false;  // Failed before the manifest: chunks are deleted as they land.
