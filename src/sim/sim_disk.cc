@@ -127,13 +127,11 @@ void SimDisk::write(runtime::DiskWrite& write) {
             return;
         }
         apply_write(inode.current, write.offset, write.data);
-        inode.changes += 1;
-        inode.unsynced.push_back(PendingChange{
-                .sequence = inode.changes, .offset = write.offset, .data = Buffer(write.data)});
+        inode.unsynced.push_back(PendingChange{.offset = write.offset, .data = Buffer(write.data)});
         if (!write.sync) return write.done(write, Status::ok());
         // Written, then synced a moment later: a crash in between finds it unsynced.
         std::shared_ptr<Inode> synced = found->second.inode;
-        const uint64_t covered = synced->changes;
+        const size_t covered = synced->unsynced.size();
         complete_later(faults_.sync_latency, [this, &write, synced, covered] {
             write.done(write, sync_inode(*synced, covered));
         });
@@ -147,9 +145,8 @@ Status SimDisk::sync_inode(Inode& inode, size_t covered) {
         // becomes durable here, and a crash decides.
         return *fault;
     }
-    size_t synced = 0;
-    for (; synced < inode.unsynced.size() && inode.unsynced[synced].sequence <= covered; synced++) {
-        const PendingChange& change = inode.unsynced[synced];
+    for (size_t index = 0; index < covered; index++) {
+        const PendingChange& change = inode.unsynced[index];
         if (change.is_truncate) {
             apply_truncate(inode.durable, change.offset);
         } else {
@@ -157,7 +154,7 @@ Status SimDisk::sync_inode(Inode& inode, size_t covered) {
         }
     }
     inode.unsynced.erase(inode.unsynced.begin(),
-                         inode.unsynced.begin() + static_cast<ptrdiff_t>(synced));
+                         inode.unsynced.begin() + static_cast<ptrdiff_t>(covered));
     return Status::ok();
 }
 
@@ -188,7 +185,7 @@ void SimDisk::sync(runtime::DiskSync& sync) {
     // What the sync covers is fixed when it starts: writes completed before it.
     auto found = open_files_.find(sync.file);
     std::shared_ptr<Inode> inode = found == open_files_.end() ? nullptr : found->second.inode;
-    const uint64_t covered = inode == nullptr ? 0 : inode->changes;
+    const size_t covered = inode == nullptr ? 0 : inode->unsynced.size();
     complete_later(faults_.sync_latency + latency(), [this, &sync, inode, covered] {
         if (inode == nullptr) {
             stats_.syncs += 1;
@@ -212,9 +209,7 @@ void SimDisk::truncate(runtime::DiskTruncate& truncate) {
         }
         Inode& inode = *found->second.inode;
         apply_truncate(inode.current, truncate.size);
-        inode.changes += 1;
-        inode.unsynced.push_back(PendingChange{
-                .sequence = inode.changes, .is_truncate = true, .offset = truncate.size});
+        inode.unsynced.push_back(PendingChange{.is_truncate = true, .offset = truncate.size});
         truncate.done(truncate, Status::ok());
     });
 }

@@ -202,11 +202,8 @@ private:
 // the index has not moved to yet) is covered.
 CheckpointHeader DiskStore::checkpoint_header() const {
     uint64_t replay_from = std::min(append_segment_, compaction_unindexed_segment());
-    for (const Batch& batch : filling_) {
-        replay_from = std::min(replay_from, batch.segment);
-    }
-    for (const std::unique_ptr<Flush>& flush : flushes_) {
-        for (const Batch& batch : flush->batches) {
+    for (const std::vector<Batch>* batches : {&filling_, &flushing_}) {
+        for (const Batch& batch : *batches) {
             replay_from = std::min(replay_from, batch.segment);
         }
     }

@@ -22,13 +22,6 @@ constexpr uint64_t kSegmentBytesMin = uint64_t{64} << 10;
 // took a big object does not pin its memory.
 constexpr size_t kSpareBytesMax = size_t{4} << 20;
 
-// Flushes in flight at once, under "always" (may_start_flush).
-constexpr size_t kFlushesInFlightMax = 2;
-// The largest batch whose sync is a request of its own, so that the next flush can overlap it.
-// Larger batches are bound by bandwidth, not by syncs: overlapping them measured slower (64 MiB
-// puts, 1 connection: about 200 against 240 MB/s), so their write takes its sync along.
-constexpr size_t kOverlappedBatchBytesMax = size_t{1} << 20;
-
 // Object bytes are the tail of every record body that carries them (record_body.h).
 ByteView record_data(ByteView record, uint32_t data_bytes) {
     const uint32_t body_bytes = decode_fixed32(record.data() + 8);
@@ -299,7 +292,6 @@ RecordLocation DiskStore::append_record(
 }
 
 void DiskStore::on_turn_end() {
-    spent_flushes_.clear();
     if (recovery_finished_) {
         recovery_.reset();
         recovery_finished_ = false;
@@ -320,25 +312,8 @@ void DiskStore::on_tick() {
     }
 }
 
-// Under "always" a flush may start while the one before it syncs: two syncs in flight give
-// nearly twice the syncs per second of one, and every put waits for a sync. Its write goes
-// only once every earlier write has completed, so that each sync covers the whole log before
-// it and a crash leaves no hole; completions still run in log order. A flush that touches
-// another segment waits for the others: a segment is synced before the next one is used.
-bool DiskStore::may_start_flush() const {
-    if (flushes_.empty()) return true;
-    if (options_.fsync.policy != FsyncPolicy::kAlways || flushes_.size() >= kFlushesInFlightMax) {
-        return false;
-    }
-    const Flush& last = *flushes_.back();
-    return last.written && filling_.size() == 1 && !filling_.front().creates_segment &&
-           filling_.front().segment == last.batches.back().segment;
-}
-
 void DiskStore::start_flush() {
-    if (!writes_stopped_.is_ok() || (filling_.empty() && !sync_due_) || !may_start_flush()) {
-        return;
-    }
+    if (flush_in_flight_ || !writes_stopped_.is_ok()) return;
     if (sync_due_ && !segments_.contains(append_segment_)) sync_due_ = false;  // Nothing written.
     if (sync_due_) {
         if (filling_.empty()) open_batch(append_segment_, append_offset_, false);
@@ -346,65 +321,63 @@ void DiskStore::start_flush() {
         sync_due_ = false;
     }
     if (filling_.empty()) return;
-    if (!flushes_.empty()) counters_.flushes_overlapped += 1;
-    auto flush = std::make_unique<Flush>();
-    flush->batches = std::move(filling_);
-    flush->completions = std::move(filling_done_);
+    flushing_ = std::move(filling_);
+    flushing_done_ = std::move(filling_done_);
     filling_bytes_ = 0;
     filling_.clear();
     filling_done_.clear();
-    flush_step(*flushes_.emplace_back(std::move(flush)));
+    flush_index_ = 0;
+    flush_stage_ = kOpenStage;
+    flush_in_flight_ = true;
+    flush_step();
 }
 
 // One request at a time, batch by batch: create (a new segment), write, sync, sync the
 // directory (a new segment), then the next batch. Each completion calls flush_step_done, which
 // moves on; a stage with nothing to do is skipped.
-void DiskStore::flush_step(Flush& flush) {
-    while (flush.index < flush.batches.size()) {
-        const uint8_t stage = flush.stage;
-        flush.stage += 1;
-        if (stage >= kSyncStage && flush.index + 1 == flush.batches.size()) flush.written = true;
+void DiskStore::flush_step() {
+    while (flush_index_ < flushing_.size()) {
+        const Batch& batch = flushing_[flush_index_];
+        const uint8_t stage = flush_stage_;
+        flush_stage_ += 1;
         bool started = false;
         switch (stage) {
             case kOpenStage:
-                started = start_create(flush);
+                started = start_create(batch);
                 break;
             case kWriteStage:
-                started = start_write(flush);
+                started = start_write(batch);
                 break;
             case kSyncStage:
-                started = start_sync(flush);
+                started = start_sync(batch);
                 break;
             case kSyncDirectoryStage:
-                started = start_directory_sync(flush);
+                started = start_directory_sync(batch);
                 break;
             default:
-                flush.index += 1;
-                flush.stage = kOpenStage;
+                flush_index_ += 1;
+                flush_stage_ = kOpenStage;
                 break;
         }
         if (started) return;
     }
-    flush.written = true;
-    flush.finished = true;
-    complete_flushes();
+    finish_flush();
 }
 
-bool DiskStore::start_create(Flush& flush) {
-    const Batch& batch = flush.batches[flush.index];
+bool DiskStore::start_create(const Batch& batch) {
     if (!batch.creates_segment) return false;
-    flush.open_request = runtime::DiskOpen{
+    open_request_ = runtime::DiskOpen{
             .path = segment_path(batch.segment),
             .mode = runtime::OpenMode::kCreateExclusive,
-            .done = [this, &flush](runtime::DiskOpen& open, const Status& status) {
+            .done = [this](runtime::DiskOpen& open, const Status& status) {
                 if (status.is_ok()) {
-                    Segment& opened = segments_.at(flush.batches[flush.index].segment);
+                    Segment& opened = segments_.at(flushing_[flush_index_].segment);
                     opened.file = open.file;
                     opened.is_open = true;
                 }
-                flush_step_done(flush, status, "create");
+                flush_step_done(status, "create");
             }};
-    disk_.open(flush.open_request);
+    disk_.open(open_request_);
     return true;
 }
 
@@ -412,145 +385,106 @@ bool DiskStore::needs_sync(const Batch& batch) const {
     return options_.fsync.policy == FsyncPolicy::kAlways || batch.sync || batch.creates_segment;
 }
 
-// A write that must be synced takes its sync along, one trip to the disk's thread instead of
-// two, except a small one under "always": the next flush's write waits for it alone.
-bool DiskStore::write_carries_sync(const Batch& batch) const {
-    return needs_sync(batch) && (options_.fsync.policy != FsyncPolicy::kAlways ||
-                                 batch.bytes.size() > kOverlappedBatchBytesMax);
-}
-
-bool DiskStore::start_write(Flush& flush) {
-    const Batch& batch = flush.batches[flush.index];
+// A write that must be synced takes its sync along: one trip to the disk's thread, not two.
+bool DiskStore::start_write(const Batch& batch) {
     if (batch.bytes.empty()) return false;
     const Segment& segment = segments_.at(batch.segment);
     SHOAL_ASSERT(segment.is_open);
-    const bool sync = write_carries_sync(batch);
-    const bool leaves_unsynced = !needs_sync(batch);
-    flush.write_request = runtime::DiskWrite{
-            .file = segment.file,
-            .offset = batch.offset,
-            .data = batch.bytes.view(),
-            .sync = sync,
-            .done = [this, &flush, sync, leaves_unsynced](runtime::DiskWrite&,
-                                                          const Status& status) {
-                counters_.writes += 1;
-                if (leaves_unsynced) has_unsynced_ = true;
-                if (sync) {
-                    counters_.syncs += 1;
-                    if (status.is_ok()) sync_done(flush);
-                }
-                flush_step_done(flush, status, sync ? "write and sync" : "write");
-            }};
-    disk_.write(flush.write_request);
+    const bool sync = needs_sync(batch);
+    write_request_ =
+            runtime::DiskWrite{.file = segment.file,
+                               .offset = batch.offset,
+                               .data = batch.bytes.view(),
+                               .sync = sync,
+                               .done = [this, sync](runtime::DiskWrite&, const Status& status) {
+                                   counters_.writes += 1;
+                                   has_unsynced_ = true;
+                                   if (sync) {
+                                       counters_.syncs += 1;
+                                       if (status.is_ok()) sync_done();
+                                   }
+                                   flush_step_done(status, sync ? "write and sync" : "write");
+                               }};
+    disk_.write(write_request_);
     return true;
 }
 
-bool DiskStore::start_sync(Flush& flush) {
-    const Batch& batch = flush.batches[flush.index];
+bool DiskStore::start_sync(const Batch& batch) {
     const Segment& segment = segments_.at(batch.segment);
-    const bool synced_by_write = !batch.bytes.empty() && write_carries_sync(batch);
-    if (!needs_sync(batch) || synced_by_write || !segment.is_open) return false;
-    flush.sync_request = runtime::DiskSync{
-            .file = segment.file, .done = [this, &flush](runtime::DiskSync&, const Status& status) {
-                counters_.syncs += 1;
-                if (status.is_ok()) sync_done(flush);
-                flush_step_done(flush, status, "sync");
-            }};
-    disk_.sync(flush.sync_request);
+    // A batch with bytes was synced by its write.
+    if (!needs_sync(batch) || !batch.bytes.empty() || !segment.is_open) return false;
+    sync_request_ = runtime::DiskSync{.file = segment.file,
+                                      .done = [this](runtime::DiskSync&, const Status& status) {
+                                          counters_.syncs += 1;
+                                          if (status.is_ok()) sync_done();
+                                          flush_step_done(status, "sync");
+                                      }};
+    disk_.sync(sync_request_);
     return true;
 }
 
-// A sync of the segment being appended to covers every write still unsynced (only "always"
-// has more than one flush in flight, and it leaves nothing unsynced).
-void DiskStore::sync_done(const Flush& flush) {
-    if (flush.batches[flush.index].segment != append_segment_) return;
+// A sync of the segment being appended to covers every write still unsynced.
+void DiskStore::sync_done() {
+    if (flushing_[flush_index_].segment != append_segment_) return;
     has_unsynced_ = false;
     ticks_since_sync_ = 0;
 }
 
 // A new segment's directory entry must be durable before anything in it is acknowledged.
-bool DiskStore::start_directory_sync(Flush& flush) {
-    if (!flush.batches[flush.index].creates_segment) return false;
-    flush.directory_request = runtime::DiskPathRequest{
+bool DiskStore::start_directory_sync(const Batch& batch) {
+    if (!batch.creates_segment) return false;
+    directory_request_ = runtime::DiskPathRequest{
             .kind = runtime::DiskPathRequest::Kind::kSyncDirectory,
             .path = options_.directory,
-            .done = [this, &flush](runtime::DiskPathRequest&, const Status& status) {
-                flush_step_done(flush, status, "directory sync");
+            .done = [this](runtime::DiskPathRequest&, const Status& status) {
+                flush_step_done(status, "directory sync");
             }};
-    disk_.path_request(flush.directory_request);
+    disk_.path_request(directory_request_);
     return true;
 }
 
-void DiskStore::flush_step_done(Flush& flush, const Status& status, std::string_view operation) {
-    if (writes_stopped_.is_ok() && !status.is_ok()) {
-        const uint64_t segment =
-                flush.batches[std::min(flush.index, flush.batches.size() - 1)].segment;
+void DiskStore::flush_step_done(const Status& status, std::string_view operation) {
+    SHOAL_ASSERT(flush_in_flight_);
+    if (!status.is_ok()) {
+        const uint64_t segment = flushing_[std::min(flush_index_, flushing_.size() - 1)].segment;
         stop_writes(Status::from_code(
                 status.code(),
                 fmt::format("failed {} of segment {}: {}", operation, segment, status.message())));
-    }
-    if (!writes_stopped_.is_ok()) {
-        // stop_writes answered its puts; with this request back, nothing of it is in flight.
-        flush.finished = true;
-        retire_finished_flushes();
         return;
     }
-    flush_step(flush);
+    flush_step();
 }
 
-// In log order: a flush finished early waits for the ones before it.
-void DiskStore::complete_flushes() {
-    while (!flushes_.empty() && flushes_.front()->finished) {
-        Flush& flush = *flushes_.front();
-        Buffer& last_bytes = flush.batches.back().bytes;
-        if (last_bytes.capacity() <= kSpareBytesMax &&
-            last_bytes.capacity() > spare_bytes_.capacity()) {
-            spare_bytes_ = std::move(last_bytes);
-        }
-        std::vector<Completion> completions = std::move(flush.completions);
-        // Its request's callback is still on the stack: destroyed at the turn's end.
-        spent_flushes_.push_back(std::move(flushes_.front()));
-        flushes_.pop_front();
-        for (Completion& completion : completions) {
-            completion.apply();
-            completion.done(Status::ok());
-        }
+void DiskStore::finish_flush() {
+    flush_in_flight_ = false;
+    if (!flushing_.empty() && flushing_.back().bytes.capacity() <= kSpareBytesMax) {
+        spare_bytes_ = std::move(flushing_.back().bytes);
+    }
+    flushing_.clear();
+    std::vector<Completion> completions = std::move(flushing_done_);
+    flushing_done_.clear();
+    for (Completion& completion : completions) {
+        completion.apply();
+        completion.done(Status::ok());
     }
 }
 
-void DiskStore::retire_finished_flushes() {
-    std::deque<std::unique_ptr<Flush>> in_flight;
-    for (std::unique_ptr<Flush>& flush : flushes_) {
-        if (flush->finished) {
-            spent_flushes_.push_back(std::move(flush));
-        } else {
-            in_flight.push_back(std::move(flush));
-        }
-    }
-    flushes_ = std::move(in_flight);
-}
-
-// Flushes with a request out stay until it returns, but their puts are answered now.
 void DiskStore::stop_writes(const Status& cause) {
     writes_stopped_ = Status::io_error(fmt::format("storage: writes stopped: {}", cause.message()));
     counters_.writes_stopped = true;
     log_.error("storage_writes_stopped directory={} reason=\"{}\"",
                options_.directory,
                cause.message());
-    std::vector<Completion> completions;
-    for (std::unique_ptr<Flush>& flush : flushes_) {
-        for (Completion& completion : flush->completions) {
-            completions.push_back(std::move(completion));
-        }
-        flush->completions.clear();
-    }
+    flush_in_flight_ = false;
+    flushing_.clear();
+    filling_.clear();
+    filling_bytes_ = 0;
+    std::vector<Completion> completions = std::move(flushing_done_);
     for (Completion& completion : filling_done_) {
         completions.push_back(std::move(completion));
     }
+    flushing_done_.clear();
     filling_done_.clear();
-    filling_.clear();
-    filling_bytes_ = 0;
-    retire_finished_flushes();
     for (Completion& completion : completions) {
         completion.done(writes_stopped_);
     }
@@ -788,7 +722,7 @@ void DiskStore::quiesce() {
 
 bool DiskStore::is_idle() const {
     if (quiescing_ && writes_stopped_.is_ok() && (has_unsynced_ || sync_due_)) return false;
-    return flushes_.empty() && !free_space_in_flight_ && reads_.empty() &&
+    return !flush_in_flight_ && !free_space_in_flight_ && reads_.empty() &&
            (recovery_ == nullptr || recovery_finished_) && !is_compaction_busy() &&
            !is_checkpoint_busy();
 }

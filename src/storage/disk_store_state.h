@@ -57,21 +57,6 @@ struct DiskStore::Completion {
     Done done;
 };
 
-// One flush: the batches appended since the one before began, written in order, and what
-// they complete. Its requests point into it, so it lives until the last one has returned.
-struct DiskStore::Flush {
-    std::vector<Batch> batches;
-    std::vector<Completion> completions;
-    size_t index = 0;       // The batch at hand.
-    uint8_t stage = 0;      // Its next step.
-    bool written = false;   // Every batch's bytes are written; syncs may be left.
-    bool finished = false;  // No request left; completes once the flushes before it have.
-    runtime::DiskOpen open_request;
-    runtime::DiskWrite write_request;
-    runtime::DiskSync sync_request;
-    runtime::DiskPathRequest directory_request;
-};
-
 // The largest segment file recovery will read whole.
 inline constexpr uint64_t kSegmentFileBytesMax = uint64_t{1} << 30;
 

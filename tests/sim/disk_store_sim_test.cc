@@ -277,7 +277,6 @@ TEST_CASE("disk store: acknowledged puts and deletes survive crashes at random p
     uint64_t compactions = 0;
     uint64_t checkpoints = 0;
     uint64_t recoveries_from_checkpoint = 0;
-    uint64_t flushes_overlapped = 0;
     for (uint64_t seed = 1; seed <= kSeeds; ++seed) {
         CAPTURE(seed);
         StoreHarness harness(seed, DiskFaults{}, checkpointing_store_options());
@@ -289,7 +288,6 @@ TEST_CASE("disk store: acknowledged puts and deletes survive crashes at random p
             workload.run_for(prng.below(400));
             compactions += harness.store().stats().compactions;
             checkpoints += harness.store().stats().checkpoints;
-            flushes_overlapped += harness.store().stats().flushes_overlapped;
             harness.crash();
             REQUIRE(harness.open().is_ok());
             const storage::DiskStoreStats stats = harness.store().stats();
@@ -307,8 +305,7 @@ TEST_CASE("disk store: acknowledged puts and deletes survive crashes at random p
     // The crash points did hit writes in progress, and the workload did real work.
     REQUIRE(torn_tails > 0);
     REQUIRE(acknowledged > kSeeds * kCrashesPerSeed);
-    REQUIRE(compactions > 0);         // Crashes also hit compactions in progress.
-    REQUIRE(flushes_overlapped > 0);  // And a flush written while the one before synced.
+    REQUIRE(compactions > 0);  // Crashes also hit compactions in progress.
     REQUIRE(checkpoints > 0);
     REQUIRE(recoveries_from_checkpoint > kSeeds);  // Most restarts started from a checkpoint.
     REQUIRE(recoveries_from_checkpoint < kSeeds * kCrashesPerSeed);
@@ -442,48 +439,6 @@ TEST_CASE("disk store: a failed write or sync stops writes, and reads and acked 
         REQUIRE(harness.store().find(key) != nullptr);
         REQUIRE(harness.read_all(harness.store().find(key)).is_ok());
     }
-}
-
-TEST_CASE("disk store: a failed sync fails the flush written behind it too, in order",
-          "[sim][disk_store]") {
-    StoreHarness harness(/*seed=*/9, DiskFaults{}, small_store_options());
-    REQUIRE(harness.open().is_ok());
-    put_durably(harness, 1, 100);
-    harness.disk().fail_next(SimDisk::Operation::kSync, Status::io_error("injected EIO"));
-    std::vector<std::string> answered;  // In the order the store answered.
-    std::vector<Status> outcomes;
-    uint64_t hlc = 10;
-    const auto commit = [&](const std::string& key) {
-        Result<storage::PutId> put = harness.store().begin_put(key);
-        REQUIRE(put.is_ok());
-        REQUIRE(harness.store()
-                        .commit(put.value(),
-                                as_bytes(key),
-                                Version{.hlc = hlc++, .node = NodeId{1}},
-                                hash64(as_bytes(key)),
-                                [&answered, &outcomes, key](Status status) {
-                                    answered.push_back(key);
-                                    outcomes.push_back(std::move(status));
-                                })
-                        .is_ok());
-    };
-    commit("object/first");
-    harness.store().on_turn_end();  // The first flush: its write, then its sync.
-    commit("object/second");        // Flushed once the first one's write is done.
-    harness.run_until([&] { return answered.size() == 2; });
-    REQUIRE(answered == std::vector<std::string>{"object/first", "object/second"});
-    for (const Status& outcome : outcomes) {
-        REQUIRE(outcome.code() == Code::kIoError);
-    }
-    REQUIRE(harness.store().stats().flushes_overlapped == 1);
-    // The second flush's requests still come back; then nothing is left in flight.
-    harness.run_until([&] { return harness.store().is_idle(); });
-    REQUIRE(harness.store().is_idle());
-
-    harness.crash();
-    REQUIRE(harness.open().is_ok());
-    REQUIRE(harness.store().stats().corrupt_ranges == 0);
-    REQUIRE(harness.read_all(harness.store().find("object/0")).is_ok());
 }
 
 TEST_CASE("disk store: puts are refused before the disk is full, and nothing fails",

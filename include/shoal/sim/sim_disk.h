@@ -84,7 +84,6 @@ public:
 
 private:
     struct PendingChange {
-        uint64_t sequence = 0;  // Of the inode's changes, from 1.
         bool is_truncate = false;
         uint64_t offset = 0;  // The size, for a truncate.
         Buffer data;
@@ -93,7 +92,6 @@ private:
         Buffer current;
         Buffer durable;
         std::vector<PendingChange> unsynced;  // Since the last sync, in order.
-        uint64_t changes = 0;                 // The last change's sequence.
     };
     struct OpenFile {
         std::shared_ptr<Inode> inode;
@@ -108,9 +106,8 @@ private:
     std::optional<Status> injected(Operation operation, uint32_t per_million);
     Status path_operation(runtime::DiskPathRequest& request);
     void crash_inode(Inode& inode);
-    // Makes the unsynced changes up to sequence `covered` durable, or fails as injected. Syncs
-    // may overlap: one that started later may finish first.
-    Status sync_inode(Inode& inode, uint64_t covered);
+    // Makes the first `covered` unsynced changes durable, or fails as injected.
+    Status sync_inode(Inode& inode, size_t covered);
 
     EventQueue& events_;
     Prng prng_;

@@ -122,7 +122,6 @@ struct DiskStoreStats {
     uint64_t compaction_bytes_copied = 0;
     uint64_t writes = 0;
     uint64_t syncs = 0;
-    uint64_t flushes_overlapped = 0;  // Started while the one before was syncing ("always").
     uint64_t cache_bytes = 0;
     uint64_t cache_hits = 0;
     uint64_t cache_misses = 0;
@@ -236,7 +235,6 @@ private:
     struct IndexEntry;
     struct PendingRead;
     struct Completion;
-    struct Flush;
     class Recovery;
     class Compaction;
     class Checkpointer;
@@ -248,19 +246,16 @@ private:
             Lsn lsn, RecordKind kind, ByteView body_head, ByteView body_tail, uint32_t data_bytes);
     Lsn next_lsn();
     Status check_writable() const;
-    bool may_start_flush() const;
     void start_flush();
-    void flush_step(Flush& flush);
-    bool start_create(Flush& flush);
+    void flush_step();
+    bool start_create(const Batch& batch);
     bool needs_sync(const Batch& batch) const;
-    bool write_carries_sync(const Batch& batch) const;
-    bool start_write(Flush& flush);
-    bool start_sync(Flush& flush);
-    void sync_done(const Flush& flush);
-    bool start_directory_sync(Flush& flush);
-    void flush_step_done(Flush& flush, const Status& status, std::string_view operation);
-    void complete_flushes();
-    void retire_finished_flushes();
+    bool start_write(const Batch& batch);
+    bool start_sync(const Batch& batch);
+    void sync_done();
+    bool start_directory_sync(const Batch& batch);
+    void flush_step_done(const Status& status, std::string_view operation);
+    void finish_flush();
     void stop_writes(const Status& cause);
     void sync_interval();
     // False if a newer version is in place: the object's records are dead.
@@ -302,12 +297,19 @@ private:
     uint64_t filling_bytes_ = 0;
     std::vector<Completion> filling_done_;
     Buffer spare_bytes_;  // The last flushed batch's buffer, emptied, for the next batch.
-    // Being written and synced, oldest first.
-    std::deque<std::unique_ptr<Flush>> flushes_;
-    std::vector<std::unique_ptr<Flush>> spent_flushes_;  // Done; destroyed at the turn's end.
+    // Being written and synced.
+    std::vector<Batch> flushing_;
+    std::vector<Completion> flushing_done_;
+    size_t flush_index_ = 0;
+    uint8_t flush_stage_ = 0;
+    bool flush_in_flight_ = false;
     bool has_unsynced_ = false;  // kInterval/kNever: written, not yet synced.
     bool sync_due_ = false;      // kInterval: the next flush syncs even with nothing to write.
     uint32_t ticks_since_sync_ = 0;
+    runtime::DiskOpen open_request_;
+    runtime::DiskWrite write_request_;
+    runtime::DiskSync sync_request_;
+    runtime::DiskPathRequest directory_request_;
 
     Status writes_stopped_;
     // What the file system had free when last asked, less what was appended since.
