@@ -266,13 +266,19 @@ private:
     uint64_t records_copied_ = 0;
 };
 
-// The sealed segment with the most garbage, if one passes the threshold and holds no piece of
-// a put still streaming in (its commit will look for them there).
+// The sealed segment with the most garbage, if one passes the threshold, holds no piece of a
+// put still streaming in (its commit will look for them there) and has no batch waiting to be
+// written or synced (the flush will look for its file).
 std::optional<uint64_t> DiskStore::compaction_candidate() const {
     std::set<uint64_t> pinned;
     for (const auto& [put, open] : puts_) {
         for (const RecordLocation& piece : open.pieces) {
             pinned.insert(piece.segment);
+        }
+    }
+    for (const std::vector<Batch>* batches : {&filling_, &flushing_}) {
+        for (const Batch& batch : *batches) {
+            pinned.insert(batch.segment);
         }
     }
     std::optional<uint64_t> best;

@@ -314,6 +314,8 @@ void DiskStore::on_tick() {
 
 void DiskStore::start_flush() {
     if (flush_in_flight_ || !writes_stopped_.is_ok()) return;
+    // A write that landed after quiesce() still has to be synced before the store is idle.
+    if (quiescing_ && has_unsynced_) sync_due_ = true;
     if (sync_due_ && !segments_.contains(append_segment_)) sync_due_ = false;  // Nothing written.
     if (sync_due_) {
         if (filling_.empty()) open_batch(append_segment_, append_offset_, false);

@@ -797,6 +797,63 @@ TEST_CASE("disk store: a delete right after a put of the same key, in one turn, 
     REQUIRE(harness.store().find("fresh") == nullptr);
 }
 
+// A segment sealed by an abandoned put holds only dead records, and its creation, write and
+// seal sync may still be waiting for the flush when compaction looks for work.
+TEST_CASE("disk store: compaction leaves alone a segment whose flush has not finished",
+          "[sim][disk_store]") {
+    StoreHarness harness(/*seed=*/15, DiskFaults{}, small_store_options());
+    REQUIRE(harness.open().is_ok());
+    DiskStore& store = harness.store();
+    Result<storage::PutId> put = store.begin_put("abandoned");
+    REQUIRE(put.is_ok());
+    Buffer piece(kPieceBytes);
+    for (int index = 0; index < 5; ++index) {  // Fills segment 1 and seals it.
+        store.append(put.value(), piece.view());
+    }
+    store.abandon(put.value());
+    store.on_turn_end();  // The flush of segments 1 and 2 starts...
+    for (int tick = 0; tick < 3; ++tick) {
+        store.on_tick();  // ...and compaction looks, while the first request is in flight.
+    }
+    harness.run_until([&] { return store.is_idle(); });
+    REQUIRE(store.is_idle());
+    CHECK(harness.error_logs() == 0);
+    REQUIRE(store.stats().segments == 2);
+
+    // Once the flush is done, the dead segment goes, and the store takes puts as before.
+    for (int tick = 0; tick < 10; ++tick) {
+        store.on_tick();
+        harness.run_until([] { return false; });
+    }
+    CHECK(store.stats().compactions == 1);
+    CHECK_FALSE(harness.disk().contents("/data/" + storage::segment_file_name(1)).has_value());
+    put_durably(harness, 2, 3 * kPieceBytes);
+    harness.crash();
+    REQUIRE(harness.open().is_ok());
+    REQUIRE(harness.store().find("object/1") != nullptr);
+    CHECK(harness.error_logs() == 0);
+}
+
+// Shutdown quiesces the store and waits for is_idle(), which must mean every acknowledged
+// write is durable, even one that arrived after quiesce() under a policy that does not sync.
+TEST_CASE("disk store: a put acknowledged after quiesce() is synced before the store is idle",
+          "[sim][disk_store]") {
+    DiskStore::Options options = small_store_options();
+    options.fsync = storage::FsyncSetting{.policy = storage::FsyncPolicy::kNever};
+    StoreHarness harness(/*seed=*/16, DiskFaults{}, options);
+    REQUIRE(harness.open().is_ok());
+    put_durably(harness, 1, 1000);  // Creates the segment, which is synced.
+    harness.store().quiesce();
+    put_durably(harness, 1, 1000, /*hlc_base=*/10);
+    harness.run_until([&] { return harness.store().is_idle(); });
+    REQUIRE(harness.store().is_idle());
+    harness.crash();  // Loses whatever was never synced.
+    REQUIRE(harness.open().is_ok());
+    const DiskObjectRef object = harness.store().find("object/0");
+    REQUIRE(object != nullptr);
+    REQUIRE(object->version.hlc == 11);
+}
+
 TEST_CASE("disk store: the fsync setting parses and names what is wrong", "[sim][disk_store]") {
     REQUIRE(storage::parse_fsync_setting("always").value().policy == storage::FsyncPolicy::kAlways);
     REQUIRE(storage::parse_fsync_setting("never").value().policy == storage::FsyncPolicy::kNever);
