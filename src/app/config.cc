@@ -204,6 +204,7 @@ Status check_known_keys(const toml::table& root) {
               "memory_bytes",
               "fsync",
               "cache_bytes",
+              "cache_record_bytes_max",
               "segment_bytes",
               "disk_reserve_bytes",
               "compaction_garbage_percent",
@@ -247,6 +248,9 @@ Status read_text(std::string_view text, const std::string& path, Config& config)
     if (status.is_ok()) status = read_bytes(root, "storage.memory_bytes", config.memory_bytes);
     if (status.is_ok()) status = read_string(root, "storage.fsync", config.fsync);
     if (status.is_ok()) status = read_bytes(root, "storage.cache_bytes", config.cache_bytes);
+    if (status.is_ok()) {
+        status = read_bytes(root, "storage.cache_record_bytes_max", config.cache_record_bytes_max);
+    }
     if (status.is_ok()) status = read_bytes(root, "storage.segment_bytes", config.segment_bytes);
     if (status.is_ok()) status = read_reserve(root, config);
     if (status.is_ok()) {
@@ -396,6 +400,7 @@ node::Node::Options Config::node_options(NodeId id) const {
         options.storage_mode = node::StorageMode::kDisk;
         options.disk.directory = data_directory;
         options.disk.cache_bytes = cache_bytes;
+        options.disk.cache_record_bytes_max = cache_record_bytes_max;
         options.disk.segment_bytes = segment_bytes;
         options.disk.reserve_bytes = disk_reserve_bytes;
         options.disk.reserve_percent = disk_reserve_percent;

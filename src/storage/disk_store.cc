@@ -685,7 +685,9 @@ void DiskStore::read_piece_done(std::list<PendingRead>::iterator read, Status st
         pending.done(Status::corruption(fmt::format("{}: {}", where, status.message())));
         return;
     }
-    cache_.insert({location.segment, location.offset}, pending.record);
+    if (location.record_bytes <= options_.cache_record_bytes_max) {
+        cache_.insert({location.segment, location.offset}, pending.record);
+    }
     const ByteView data = record_data(pending.record->view(), location.data_bytes);
     pending.done(PieceData{.owner = std::move(pending.record), .data = data});
 }

@@ -765,6 +765,53 @@ TEST_CASE("disk store: the cache holds live records only, and keeps them through
     CHECK(harness.error_logs() == 0);
 }
 
+// Chunks of big objects are left to the kernel's page cache: reading one does not grow the
+// cache, which keeps its budget for small records.
+TEST_CASE("disk store: records over cache_record_bytes_max are read but not cached",
+          "[sim][disk_store]") {
+    DiskStore::Options options = small_store_options();
+    options.cache_bytes = 4 * kSegmentBytes;  // A quarter of it would take a 64 KiB piece.
+    options.cache_record_bytes_max = 32 * 1024;
+    StoreHarness harness(/*seed=*/17, DiskFaults{}, options);
+    REQUIRE(harness.open().is_ok());
+    put_durably(harness, 1, 3 * kPieceBytes);  // object/0: three 64 KiB pieces.
+    Buffer small(16 * 1024);
+    Result<storage::PutId> put = harness.store().begin_put("small");
+    REQUIRE(put.is_ok());
+    harness.store().append(put.value(), small.view());  // Two 16 KiB pieces.
+    std::optional<Status> committed;
+    REQUIRE(harness.store()
+                    .commit(put.value(),
+                            small.view(),
+                            Version{.hlc = 50, .node = NodeId{1}},
+                            hash64(Buffer(32 * 1024).view()),
+                            [&](Status status) { committed = std::move(status); })
+                    .is_ok());
+    harness.run_until([&] { return committed.has_value(); });
+    REQUIRE(committed->is_ok());
+    harness.crash();  // The cache starts empty.
+    REQUIRE(harness.open().is_ok());
+    REQUIRE(harness.store().stats().cache_bytes == 0);
+
+    for (int pass = 0; pass < 2; ++pass) {
+        const DiskObjectRef big = harness.store().find("object/0");
+        REQUIRE(big != nullptr);
+        Result<Buffer> bytes = harness.read_all(big);
+        REQUIRE(bytes.is_ok());
+        REQUIRE(hash64(bytes.value().view()) == big->digest);
+        CHECK(harness.store().stats().cache_bytes == 0);
+    }
+    CHECK(harness.store().stats().cache_hits == 0);
+
+    const DiskObjectRef object = harness.store().find("small");
+    REQUIRE(object != nullptr);
+    REQUIRE(object->piece_count() == 2);
+    REQUIRE(harness.read_all(object).is_ok());
+    CHECK(harness.store().stats().cache_bytes >= 32 * 1024);
+    REQUIRE(harness.store().cached_piece(*object, 0).has_value());
+    REQUIRE(harness.store().cached_piece(*object, 1).has_value());
+}
+
 TEST_CASE("disk store: a delete right after a put of the same key, in one turn, deletes it",
           "[sim][disk_store]") {
     StoreHarness harness(/*seed=*/14, DiskFaults{}, small_store_options());

@@ -131,9 +131,14 @@ struct DiskStoreStats {
 class DiskStore {
 public:
     struct Options {
-        std::string directory;                                  // storage.data_dir.
-        uint64_t segment_bytes = uint64_t{64} << 20;            // storage.segment_bytes.
-        uint64_t cache_bytes = uint64_t{256} << 20;             // storage.cache_bytes.
+        std::string directory;                        // storage.data_dir.
+        uint64_t segment_bytes = uint64_t{64} << 20;  // storage.segment_bytes.
+        uint64_t cache_bytes = uint64_t{256} << 20;   // storage.cache_bytes.
+        // storage.cache_record_bytes_max: larger records read from disk are not cached. The
+        // kernel's page cache holds them anyway, and copying one out of it costs little next
+        // to sending it, so a user-space copy would only double their RAM and let one big
+        // read push out many small hot records.
+        uint64_t cache_record_bytes_max = uint64_t{128} << 10;
         FsyncSetting fsync;                                     // storage.fsync.
         uint32_t tick_ms = 10;                                  // For the fsync interval.
         uint64_t write_backlog_bytes_max = uint64_t{64} << 20;  // Then is_backlogged().

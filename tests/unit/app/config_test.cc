@@ -36,6 +36,9 @@ TEST_CASE("config: the shipped single-node config parses to the defaults", "[uni
     REQUIRE(config.value().storage_mode == defaults.storage_mode);
     REQUIRE(config.value().fsync == defaults.fsync);
     REQUIRE(config.value().cache_bytes == defaults.cache_bytes);
+    REQUIRE(config.value().cache_record_bytes_max == defaults.cache_record_bytes_max);
+    REQUIRE(config.value().node_options(NodeId{1}).disk.cache_record_bytes_max ==
+            storage::DiskStore::Options{}.cache_record_bytes_max);
     REQUIRE(config.value().segment_bytes == defaults.segment_bytes);
     REQUIRE(config.value().disk_reserve_bytes == defaults.disk_reserve_bytes);
     REQUIRE(config.value().compaction_garbage_percent == defaults.compaction_garbage_percent);
@@ -132,6 +135,14 @@ TEST_CASE("config: the disk reserve is a size or a share of the file system", "[
     Result<Config> size = parse_config("[storage]\ndisk_reserve_bytes = \"1GiB\"\n", "t", {});
     REQUIRE(size.is_ok());
     REQUIRE(size.value().node_options(NodeId{1}).disk.reserve_bytes == uint64_t{1} << 30);
+}
+
+TEST_CASE("config: the cache's record limit reaches the disk store", "[unit][config]") {
+    Result<Config> config =
+            parse_config("[storage]\ncache_record_bytes_max = \"64KiB\"\n", "test.toml", {});
+    INFO(config.status().message());
+    REQUIRE(config.is_ok());
+    REQUIRE(config.value().node_options(NodeId{1}).disk.cache_record_bytes_max == 64 * 1024);
 }
 
 TEST_CASE("config: a bad config names what is wrong", "[unit][config]") {
