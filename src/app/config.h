@@ -24,7 +24,7 @@ struct Config {
     uint64_t memory_bytes = uint64_t{1} << 30;           // storage.memory_bytes: 1 GiB.
     std::string fsync = "always";                        // storage.fsync (disk mode).
     uint64_t cache_bytes = uint64_t{256} << 20;          // storage.cache_bytes: 256 MiB.
-    // storage.cache_record_bytes_max: larger records read from disk are left to the page cache.
+    // storage.cache_record_bytes_max: records with more data are left to the page cache.
     uint64_t cache_record_bytes_max = uint64_t{128} << 10;
     uint64_t segment_bytes = uint64_t{64} << 20;        // storage.segment_bytes: 64 MiB.
     uint64_t disk_reserve_bytes = uint64_t{256} << 20;  // storage.disk_reserve_bytes, or

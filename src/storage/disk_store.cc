@@ -186,7 +186,7 @@ Status DiskStore::commit(
     }
     // Small objects are kept hot from the start: they are what a cache is for.
     std::shared_ptr<const Buffer> cached;
-    if (is_inline) cached = appended_copy(object->commit);
+    if (is_inline && is_cacheable(object->commit)) cached = appended_copy(object->commit);
     filling_done_.push_back(Completion{
             .apply =
                     [this, key = std::move(open.key), object, cached]() mutable {
@@ -242,6 +242,11 @@ void DiskStore::open_batch(uint64_t segment, uint64_t offset, bool creates_segme
     batch.bytes = std::move(spare_bytes_);
     batch.bytes.resize(0);
     spare_bytes_ = Buffer();
+}
+
+bool DiskStore::is_cacheable(const RecordLocation& location) const {
+    return options_.cache_record_bytes_max != 0 &&
+           location.data_bytes <= options_.cache_record_bytes_max;
 }
 
 std::shared_ptr<const Buffer> DiskStore::appended_copy(const RecordLocation& location) const {
@@ -617,6 +622,7 @@ DiskStore::ListPage DiskStore::list(std::string_view prefix,
 std::optional<PieceData> DiskStore::cached_piece(const DiskObject& object, size_t index) {
     SHOAL_ASSERT(index < object.piece_count());
     const RecordLocation& location = object.is_inline() ? object.commit : object.pieces[index];
+    if (!is_cacheable(location)) return std::nullopt;  // Not a miss: it is never kept.
     std::shared_ptr<const Buffer> record = cache_.find({location.segment, location.offset});
     if (record == nullptr) {
         counters_.cache_misses += 1;
@@ -685,7 +691,7 @@ void DiskStore::read_piece_done(std::list<PendingRead>::iterator read, Status st
         pending.done(Status::corruption(fmt::format("{}: {}", where, status.message())));
         return;
     }
-    if (location.record_bytes <= options_.cache_record_bytes_max) {
+    if (is_cacheable(location)) {
         cache_.insert({location.segment, location.offset}, pending.record);
     }
     const ByteView data = record_data(pending.record->view(), location.data_bytes);
@@ -726,6 +732,8 @@ void DiskStore::quiesce() {
 
 bool DiskStore::is_idle() const {
     if (quiescing_ && writes_stopped_.is_ok() && (has_unsynced_ || sync_due_)) return false;
+    // Records appended this turn are not durable until the flush at its end.
+    if (writes_stopped_.is_ok() && !(filling_.empty() && filling_done_.empty())) return false;
     return !flush_in_flight_ && !free_space_in_flight_ && reads_.empty() &&
            (recovery_ == nullptr || recovery_finished_) && !is_compaction_busy() &&
            !is_checkpoint_busy();

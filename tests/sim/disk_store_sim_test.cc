@@ -765,34 +765,53 @@ TEST_CASE("disk store: the cache holds live records only, and keeps them through
     CHECK(harness.error_logs() == 0);
 }
 
-// Chunks of big objects are left to the kernel's page cache: reading one does not grow the
-// cache, which keeps its budget for small records.
-TEST_CASE("disk store: records over cache_record_bytes_max are read but not cached",
+// Chunks of big objects and big manifests are left to the kernel's page cache: neither reading
+// one nor writing one grows the cache, which keeps its budget for small records.
+TEST_CASE("disk store: records with more data than cache_record_bytes_max are never cached",
           "[sim][disk_store]") {
+    constexpr size_t kLimit = 32 * 1024;
     DiskStore::Options options = small_store_options();
     options.cache_bytes = 4 * kSegmentBytes;  // A quarter of it would take a 64 KiB piece.
-    options.cache_record_bytes_max = 32 * 1024;
+    options.cache_record_bytes_max = kLimit;
     StoreHarness harness(/*seed=*/17, DiskFaults{}, options);
     REQUIRE(harness.open().is_ok());
+    // Commits `key` with `pieces` pieces of `piece_bytes` each; one piece is an inline object.
+    auto put = [&](std::string_view key, size_t pieces, size_t piece_bytes, uint64_t hlc) {
+        Buffer data(piece_bytes);
+        Result<storage::PutId> id = harness.store().begin_put(key);
+        REQUIRE(id.is_ok());
+        for (size_t piece = 1; piece < pieces; ++piece)
+            harness.store().append(id.value(), data.view());
+        std::optional<Status> committed;
+        REQUIRE(harness.store()
+                        .commit(id.value(),
+                                data.view(),
+                                Version{.hlc = hlc, .node = NodeId{1}},
+                                hash64(Buffer(pieces * piece_bytes).view()),
+                                [&](Status status) { committed = std::move(status); })
+                        .is_ok());
+        harness.run_until([&] { return committed.has_value(); });
+        REQUIRE(committed->is_ok());
+    };
     put_durably(harness, 1, 3 * kPieceBytes);  // object/0: three 64 KiB pieces.
-    Buffer small(16 * 1024);
-    Result<storage::PutId> put = harness.store().begin_put("small");
-    REQUIRE(put.is_ok());
-    harness.store().append(put.value(), small.view());  // Two 16 KiB pieces.
-    std::optional<Status> committed;
-    REQUIRE(harness.store()
-                    .commit(put.value(),
-                            small.view(),
-                            Version{.hlc = 50, .node = NodeId{1}},
-                            hash64(Buffer(32 * 1024).view()),
-                            [&](Status status) { committed = std::move(status); })
-                    .is_ok());
-    harness.run_until([&] { return committed.has_value(); });
-    REQUIRE(committed->is_ok());
+    put("small", 2, 16 * 1024, 50);
+    put("at-limit", 1, kLimit, 51);
+    put("over-limit", 1, kLimit + 1, 52);
+
+    // Newly written inline objects: cached up to the limit only.
+    const DiskObjectRef at_limit = harness.store().find("at-limit");
+    const DiskObjectRef over_limit = harness.store().find("over-limit");
+    REQUIRE(at_limit != nullptr);
+    REQUIRE(over_limit != nullptr);
+    REQUIRE(over_limit->is_inline());
+    CHECK(harness.store().cached_piece(*at_limit, 0).has_value());
+    const uint64_t misses = harness.store().stats().cache_misses;
+    CHECK_FALSE(harness.store().cached_piece(*over_limit, 0).has_value());
+    CHECK(harness.store().stats().cache_misses == misses);  // Never kept: not a miss.
+
     harness.crash();  // The cache starts empty.
     REQUIRE(harness.open().is_ok());
     REQUIRE(harness.store().stats().cache_bytes == 0);
-
     for (int pass = 0; pass < 2; ++pass) {
         const DiskObjectRef big = harness.store().find("object/0");
         REQUIRE(big != nullptr);
@@ -800,8 +819,11 @@ TEST_CASE("disk store: records over cache_record_bytes_max are read but not cach
         REQUIRE(bytes.is_ok());
         REQUIRE(hash64(bytes.value().view()) == big->digest);
         CHECK(harness.store().stats().cache_bytes == 0);
+        for (size_t piece = 0; piece < big->piece_count(); ++piece) {
+            CHECK_FALSE(harness.store().cached_piece(*big, piece).has_value());
+        }
     }
-    CHECK(harness.store().stats().cache_hits == 0);
+    CHECK(harness.store().stats().cache_misses == 0);
 
     const DiskObjectRef object = harness.store().find("small");
     REQUIRE(object != nullptr);
@@ -810,6 +832,21 @@ TEST_CASE("disk store: records over cache_record_bytes_max are read but not cach
     CHECK(harness.store().stats().cache_bytes >= 32 * 1024);
     REQUIRE(harness.store().cached_piece(*object, 0).has_value());
     REQUIRE(harness.store().cached_piece(*object, 1).has_value());
+}
+
+// 0 turns the cache off: not even a small inline object is kept.
+TEST_CASE("disk store: cache_record_bytes_max 0 caches nothing", "[sim][disk_store]") {
+    DiskStore::Options options = small_store_options();
+    options.cache_record_bytes_max = 0;
+    StoreHarness harness(/*seed=*/18, DiskFaults{}, options);
+    REQUIRE(harness.open().is_ok());
+    put_durably(harness, 4, 5000);  // Inline objects.
+    CHECK(harness.store().stats().cache_bytes == 0);
+    const DiskObjectRef object = harness.store().find("object/0");
+    REQUIRE(object != nullptr);
+    REQUIRE(harness.read_all(object).is_ok());
+    CHECK(harness.store().stats().cache_bytes == 0);
+    CHECK_FALSE(harness.store().cached_piece(*object, 0).has_value());
 }
 
 TEST_CASE("disk store: a delete right after a put of the same key, in one turn, deletes it",
@@ -899,6 +936,24 @@ TEST_CASE("disk store: a put acknowledged after quiesce() is synced before the s
     const DiskObjectRef object = harness.store().find("object/0");
     REQUIRE(object != nullptr);
     REQUIRE(object->version.hlc == 11);
+}
+
+// A piece appended this turn waits for the flush at the turn's end: the store is not idle
+// until then, so a caller that stops on is_idle() cannot drop it.
+TEST_CASE("disk store: a record appended this turn keeps the store from being idle",
+          "[sim][disk_store]") {
+    StoreHarness harness(/*seed=*/19, DiskFaults{}, small_store_options());
+    REQUIRE(harness.open().is_ok());
+    put_durably(harness, 1, 1000);
+    harness.run_until([&] { return harness.store().is_idle(); });
+    REQUIRE(harness.store().is_idle());
+    Result<storage::PutId> put = harness.store().begin_put("pending");
+    REQUIRE(put.is_ok());
+    harness.store().append(put.value(), Buffer(4096).view());
+    CHECK_FALSE(harness.store().is_idle());
+    harness.store().abandon(put.value());
+    harness.run_until([&] { return harness.store().is_idle(); });
+    REQUIRE(harness.store().is_idle());
 }
 
 TEST_CASE("disk store: the fsync setting parses and names what is wrong", "[sim][disk_store]") {

@@ -124,7 +124,7 @@ struct DiskStoreStats {
     uint64_t syncs = 0;
     uint64_t cache_bytes = 0;
     uint64_t cache_hits = 0;
-    uint64_t cache_misses = 0;
+    uint64_t cache_misses = 0;  // Of records the cache may hold (see cache_record_bytes_max).
     bool writes_stopped = false;
 };
 
@@ -134,10 +134,11 @@ public:
         std::string directory;                        // storage.data_dir.
         uint64_t segment_bytes = uint64_t{64} << 20;  // storage.segment_bytes.
         uint64_t cache_bytes = uint64_t{256} << 20;   // storage.cache_bytes.
-        // storage.cache_record_bytes_max: larger records read from disk are not cached. The
-        // kernel's page cache holds them anyway, and copying one out of it costs little next
-        // to sending it, so a user-space copy would only double their RAM and let one big
-        // read push out many small hot records.
+        // storage.cache_record_bytes_max: records whose data is larger (chunks of big objects,
+        // big manifests) are never cached, whether read or newly written; 0 caches nothing.
+        // The kernel's page cache holds them anyway, and copying one out of it costs little
+        // next to sending it, so a user-space copy would only double their RAM and let one
+        // big read push out many small hot records.
         uint64_t cache_record_bytes_max = uint64_t{128} << 10;
         FsyncSetting fsync;                                     // storage.fsync.
         uint32_t tick_ms = 10;                                  // For the fsync interval.
@@ -224,7 +225,7 @@ public:
     bool is_backlogged() const;
     // The bytes of piece reads in flight.
     uint64_t read_bytes_in_flight() const { return read_bytes_in_flight_; }
-    // No request of this store is in flight at the disk.
+    // No request of this store is in flight at the disk, and nothing appended waits for one.
     bool is_idle() const;
     // For shutdown: starts no more background work (compaction) and syncs what the fsync
     // policy left unsynced, so that is_idle() comes soon and means everything is durable.
@@ -247,6 +248,7 @@ private:
     void open_batch(uint64_t segment, uint64_t offset, bool creates_segment);
     // A copy of a record appended this turn, for the cache.
     std::shared_ptr<const Buffer> appended_copy(const RecordLocation& location) const;
+    bool is_cacheable(const RecordLocation& location) const;
     RecordLocation append_record(
             Lsn lsn, RecordKind kind, ByteView body_head, ByteView body_tail, uint32_t data_bytes);
     Lsn next_lsn();
