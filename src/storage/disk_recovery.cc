@@ -193,9 +193,12 @@ private:
             return fall_back(
                     fmt::format("segment {} of {} bytes is not as it lists", current_, file_bytes));
         }
-        store_.segments_.emplace(
-                current_,
-                Segment{.file = file_, .is_open = true, .bytes = file_bytes, .live_bytes = 0});
+        store_.segments_.emplace(current_,
+                                 Segment{.file = file_,
+                                         .is_open = true,
+                                         .bytes = file_bytes,
+                                         .live_bytes = 0,
+                                         .filled_bytes = file_bytes});
         open_next();
     }
 
@@ -317,7 +320,8 @@ private:
                                  Segment{.file = file_,
                                          .is_open = true,
                                          .bytes = contents_.size(),
-                                         .live_bytes = 0});
+                                         .live_bytes = 0,
+                                         .filled_bytes = contents_.size()});
         for (const Record& record : segment.records) {
             apply(record);
         }
@@ -348,7 +352,9 @@ private:
     void truncate_torn_tail(uint64_t end_offset) {
         store_.counters_.torn_tails += 1;
         store_.log_.warn("torn_tail_truncated segment={} offset={}", current_, end_offset);
-        store_.segments_.at(current_).bytes = end_offset;
+        Segment& segment = store_.segments_.at(current_);
+        segment.bytes = end_offset;
+        segment.filled_bytes = end_offset;
         truncate_ = runtime::DiskTruncate{
                 .file = file_,
                 .size = end_offset,

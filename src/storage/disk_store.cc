@@ -14,13 +14,26 @@
 namespace shoal::storage {
 namespace {
 
-enum FlushStage : uint8_t { kOpenStage, kWriteStage, kSyncStage, kSyncDirectoryStage, kDoneStage };
+enum FlushStage : uint8_t {
+    kOpenStage,
+    kZeroFillStage,
+    kWriteStage,
+    kSyncStage,
+    kSyncDirectoryStage,
+    kDoneStage,
+};
 
 constexpr uint64_t kSegmentBytesMin = uint64_t{64} << 10;
 
 // The largest batch buffer kept for the next flush: a turn of small puts fits, and a turn that
 // took a big object does not pin its memory.
 constexpr size_t kSpareBytesMax = size_t{4} << 20;
+
+// Under fsync "always", small batches go into blocks zero-filled ahead of them: an fdatasync
+// that neither grows the file nor allocates blocks writes no inode and costs about 40% less
+// here (ext4). Big batches are left to extend the file, as zero fill would write them twice.
+constexpr size_t kZeroFillAheadBytes = size_t{4} << 20;
+constexpr size_t kZeroFillBatchBytesMax = size_t{256} << 10;
 
 // Object bytes are the tail of every record body that carries them (record_body.h).
 ByteView record_data(ByteView record, uint32_t data_bytes) {
@@ -111,8 +124,7 @@ Lsn DiskStore::next_lsn() {
 
 Result<PutId> DiskStore::begin_put(std::string_view key, uint64_t object_bytes_hint) {
     SHOAL_TRY(check_writable());
-    const uint64_t free_bytes =
-            free_bytes_ > appended_since_free_space_ ? free_bytes_ - appended_since_free_space_ : 0;
+    const uint64_t free_bytes = free_bytes_estimate();
     const uint64_t needed_bytes =
             object_bytes_hint > limits::kObjectBytesMax ? 0 : object_bytes_hint;
     if (free_bytes < reserve_bytes() || free_bytes - reserve_bytes() < needed_bytes) {
@@ -244,6 +256,11 @@ void DiskStore::open_batch(uint64_t segment, uint64_t offset, bool creates_segme
     spare_bytes_ = Buffer();
 }
 
+// What the file system had free when last asked, less what was written since.
+uint64_t DiskStore::free_bytes_estimate() const {
+    return free_bytes_ > appended_since_free_space_ ? free_bytes_ - appended_since_free_space_ : 0;
+}
+
 bool DiskStore::is_cacheable(const RecordLocation& location) const {
     return options_.cache_record_bytes_max != 0 &&
            location.data_bytes <= options_.cache_record_bytes_max;
@@ -290,9 +307,12 @@ RecordLocation DiskStore::append_record(
                                   .record_bytes = static_cast<uint32_t>(bytes),
                                   .data_bytes = data_bytes};
     append_offset_ += bytes;
-    appended_since_free_space_ += bytes;
+    // Records written over zero fill take no more of the disk.
+    Segment& segment = segments_.at(append_segment_);
+    appended_since_free_space_ +=
+            append_offset_ - std::clamp(segment.filled_bytes, location.offset, append_offset_);
     appended_since_checkpoint_ += bytes;
-    segments_.at(append_segment_).bytes = append_offset_;
+    segment.bytes = std::max(segment.bytes, append_offset_);
     return location;
 }
 
@@ -352,6 +372,9 @@ void DiskStore::flush_step() {
             case kOpenStage:
                 started = start_create(batch);
                 break;
+            case kZeroFillStage:
+                started = start_zero_fill(batch);
+                break;
             case kWriteStage:
                 started = start_write(batch);
                 break;
@@ -385,6 +408,42 @@ bool DiskStore::start_create(const Batch& batch) {
                 flush_step_done(status, "create");
             }};
     disk_.open(open_request_);
+    return true;
+}
+
+// The zeros are synced with the batch: its write's sync covers every write completed before.
+bool DiskStore::start_zero_fill(const Batch& batch) {
+    Segment& segment = segments_.at(batch.segment);
+    const uint64_t batch_end = batch.offset + batch.bytes.size();
+    segment.filled_bytes = std::max(segment.filled_bytes, batch_end);
+    // A sealed segment (batch.sync) takes no more records.
+    if (options_.fsync.policy != FsyncPolicy::kAlways || batch.sync || batch.bytes.empty() ||
+        batch.bytes.size() > kZeroFillBatchBytesMax || segment.filled_bytes > batch_end) {
+        return false;
+    }
+    const uint64_t fill_end =
+            std::min<uint64_t>(options_.segment_bytes, batch_end + kZeroFillAheadBytes);
+    // Zeros must never be what fills the disk: a write that fails stops all writes.
+    const uint64_t free_bytes = free_bytes_estimate();
+    if (fill_end <= batch_end || free_bytes < reserve_bytes() ||
+        free_bytes - reserve_bytes() < fill_end - batch_end) {
+        return false;
+    }
+    if (zero_fill_.size() < fill_end - batch_end) {
+        zero_fill_ = Buffer(kZeroFillAheadBytes);  // Uninitialized until:
+        std::fill(zero_fill_.data(), zero_fill_.data() + zero_fill_.size(), std::byte{0});
+    }
+    segment.filled_bytes = fill_end;
+    segment.bytes = std::max(segment.bytes, fill_end);
+    appended_since_free_space_ += fill_end - batch_end;
+    write_request_ = runtime::DiskWrite{.file = segment.file,
+                                        .offset = batch_end,
+                                        .data = zero_fill_.view().first(fill_end - batch_end),
+                                        .done = [this](runtime::DiskWrite&, const Status& status) {
+                                            counters_.zero_fill_writes += 1;
+                                            flush_step_done(status, "zero fill");
+                                        }};
+    disk_.write(write_request_);
     return true;
 }
 

@@ -15,8 +15,9 @@ namespace shoal::storage {
 struct DiskStore::Segment {
     runtime::FileId file{};
     bool is_open = false;
-    uint64_t bytes = 0;       // Its end: records appended, written or not.
-    uint64_t live_bytes = 0;  // Records the index still needs.
+    uint64_t bytes = 0;         // Its end: records appended, written or not, or zero fill.
+    uint64_t live_bytes = 0;    // Records the index still needs.
+    uint64_t filled_bytes = 0;  // Where the file ends: written records and zero fill.
     // Objects that left the index but that gets may still stream from here.
     std::vector<std::weak_ptr<const DiskObject>> released;
 };

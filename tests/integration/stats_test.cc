@@ -34,10 +34,11 @@ std::string json_stats(const NodeProcess& node) {
     return stats.out;
 }
 
+// The middle byte of the records, which zero fill may follow.
 void flip_middle_byte(const std::string& path) {
     const std::string bytes = read_file(path);
     REQUIRE(!bytes.empty());
-    const size_t middle = bytes.size() / 2;
+    const size_t middle = (bytes.find_last_not_of('\0') + 1) / 2;
     FILE* file = std::fopen(path.c_str(), "r+b");
     REQUIRE(file != nullptr);
     REQUIRE(std::fseek(file, static_cast<long>(middle), SEEK_SET) == 0);

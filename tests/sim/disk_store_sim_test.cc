@@ -7,6 +7,7 @@
 // across segment rotations), overwrites and deletes. At a random event it is crashed and
 // reopened over the same disk, and a checker compares what is visible with a model: each key
 // shows its last acknowledged state or a later one that was in flight, byte for byte.
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -954,6 +955,62 @@ TEST_CASE("disk store: a record appended this turn keeps the store from being id
     harness.store().abandon(put.value());
     harness.run_until([&] { return harness.store().is_idle(); });
     REQUIRE(harness.store().is_idle());
+}
+
+bool all_zero(ByteView bytes) {
+    return std::all_of(bytes.begin(), bytes.end(), [](std::byte b) { return b == std::byte{0}; });
+}
+
+// Under fsync "always" a small batch lands in zeros written ahead of it, so that its fdatasync
+// need not write the inode; at a restart the zeros are the log's clean end.
+TEST_CASE("disk store: small synced batches land in zero fill, a clean end at a restart",
+          "[sim][disk_store]") {
+    const DiskStore::Options options = small_store_options();
+    const std::string segment = options.directory + "/" + storage::segment_file_name(1);
+    StoreHarness harness(/*seed=*/19, DiskFaults{}, options);
+    REQUIRE(harness.open().is_ok());
+    put_durably(harness, 3, 1000);
+    CHECK(harness.store().stats().zero_fill_writes == 1);
+    std::optional<Buffer> contents = harness.disk().contents(segment);
+    REQUIRE(contents.has_value());
+    REQUIRE(contents->size() == kSegmentBytes);  // Filled to the segment's end.
+    CHECK(all_zero(contents->view().subspan(kSegmentBytes / 2)));
+
+    harness.crash();
+    REQUIRE(harness.open().is_ok());
+    CHECK(harness.store().stats().corrupt_ranges == 0);
+    CHECK(harness.store().stats().torn_tails == 0);
+    // The log goes on over the zeros: the file neither grows nor is filled again.
+    put_durably(harness, 3, 1000, /*hlc_base=*/10);
+    CHECK(harness.store().stats().zero_fill_writes == 0);
+    CHECK(harness.disk().contents(segment)->size() == kSegmentBytes);
+    for (uint32_t index = 0; index < 3; ++index) {
+        const DiskObjectRef object = harness.store().find("object/" + std::to_string(index));
+        REQUIRE(object != nullptr);
+        CHECK(object->version.hlc == 10 + index + 1);
+        Result<Buffer> bytes = harness.read_all(object);
+        REQUIRE(bytes.is_ok());
+        CHECK(hash64(bytes.value().view()) == object->digest);
+    }
+    CHECK(harness.error_logs() == 0);
+}
+
+// Zero fill would write a big batch twice, and without a sync per batch it buys nothing.
+TEST_CASE("disk store: big batches and unsynced policies get no zero fill", "[sim][disk_store]") {
+    DiskStore::Options options = small_store_options();
+    options.segment_bytes = 4 << 20;
+    const bool never = GENERATE(false, true);
+    CAPTURE(never);
+    if (never) options.fsync = storage::FsyncSetting{.policy = storage::FsyncPolicy::kNever};
+    StoreHarness harness(/*seed=*/20, DiskFaults{}, options);
+    REQUIRE(harness.open().is_ok());
+    // One turn's puts: 600 KiB in one batch, or small ones under "never".
+    put_durably(harness, 1, never ? 1000 : 600 * 1024);
+    CHECK(harness.store().stats().zero_fill_writes == 0);
+    const std::optional<Buffer> contents =
+            harness.disk().contents(options.directory + "/" + storage::segment_file_name(1));
+    REQUIRE(contents.has_value());
+    CHECK(contents->size() < (never ? 4096 : 700 * 1024));
 }
 
 TEST_CASE("disk store: the fsync setting parses and names what is wrong", "[sim][disk_store]") {

@@ -121,6 +121,7 @@ struct DiskStoreStats {
     uint64_t read_bytes_in_flight_peak = 0;  // The most piece reads ever held at once.
     uint64_t compaction_bytes_copied = 0;
     uint64_t writes = 0;
+    uint64_t zero_fill_writes = 0;  // Zeros written ahead of small synced batches.
     uint64_t syncs = 0;
     uint64_t cache_bytes = 0;
     uint64_t cache_hits = 0;
@@ -248,6 +249,7 @@ private:
     void open_batch(uint64_t segment, uint64_t offset, bool creates_segment);
     // A copy of a record appended this turn, for the cache.
     std::shared_ptr<const Buffer> appended_copy(const RecordLocation& location) const;
+    uint64_t free_bytes_estimate() const;
     bool is_cacheable(const RecordLocation& location) const;
     RecordLocation append_record(
             Lsn lsn, RecordKind kind, ByteView body_head, ByteView body_tail, uint32_t data_bytes);
@@ -256,6 +258,7 @@ private:
     void start_flush();
     void flush_step();
     bool start_create(const Batch& batch);
+    bool start_zero_fill(const Batch& batch);
     bool needs_sync(const Batch& batch) const;
     bool start_write(const Batch& batch);
     bool start_sync(const Batch& batch);
@@ -315,6 +318,7 @@ private:
     uint32_t ticks_since_sync_ = 0;
     runtime::DiskOpen open_request_;
     runtime::DiskWrite write_request_;
+    Buffer zero_fill_;  // Zeros for start_zero_fill, made on first use.
     runtime::DiskSync sync_request_;
     runtime::DiskPathRequest directory_request_;
 
