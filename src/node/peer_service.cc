@@ -186,10 +186,20 @@ void PeerService::store_chunk(const object::ChunkHeader& header,
         return;
     }
     const uint64_t data_bytes = data.size();
+    // Reads take data chunks first: parity (and every copy but the first) is read only when
+    // one of them is missing.
+    const storage::Temperature temperature = header.chunk_index >= header.scheme.k
+                                                     ? storage::Temperature::kCold
+                                                     : storage::Temperature::kWarm;
     write(
             [&](storage::LocalStore::Done stored) {
-                return store_.put(
-                        key, head, data, header.version, header.chunk_checksum, std::move(stored));
+                return store_.put(key,
+                                  storage::LocalWrite{.head = head,
+                                                      .body = data,
+                                                      .version = header.version,
+                                                      .digest = header.chunk_checksum,
+                                                      .temperature = temperature},
+                                  std::move(stored));
             },
             [this, data_bytes, id, done = std::move(done)](Status status) {
                 if (status.is_ok()) {
@@ -285,10 +295,9 @@ void PeerService::store_manifest(const std::string& store_key,
             [&](storage::LocalStore::Done stored) {
                 // The manifest's bytes are the whole record: a get sends them as they are.
                 return store_.put(store_key,
-                                  ByteView{},
-                                  bytes,
-                                  version,
-                                  manifest.object_digest,
+                                  storage::LocalWrite{.body = bytes,
+                                                      .version = version,
+                                                      .digest = manifest.object_digest},
                                   std::move(stored));
             },
             [this, store_key, version, done = std::move(done)](Status status) {

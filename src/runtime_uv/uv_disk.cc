@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
@@ -80,6 +81,135 @@ Status list_directory(const std::string& path, std::vector<std::string>& names) 
     ::closedir(directory);
     std::sort(names.begin(), names.end());
     return Status::ok();
+}
+
+// Uncached ranges at least this big go past the page cache. Filling it with data nobody will
+// read soon costs a fresh page per 4 KiB: on the VMs we measured that held buffered writes to
+// about 450 MB/s, where direct writes ran at 2 GB/s.
+constexpr size_t kDirectBytesMin = size_t{256} << 10;
+// O_DIRECT wants offset, length and memory aligned to the logical block size. 4 KiB covers
+// every device we expect and is the page size, so no page is written both ways.
+constexpr size_t kDirectAlignmentBytes = 4096;
+// Direct writes go through an aligned staging buffer of this size, one per pool thread.
+constexpr size_t kDirectStagingBytes = size_t{1} << 20;
+
+uint64_t align_down(uint64_t offset) {
+    return offset / kDirectAlignmentBytes * kDirectAlignmentBytes;
+}
+
+uint64_t align_up(uint64_t offset) {
+    return align_down(offset + kDirectAlignmentBytes - 1);
+}
+
+struct AlignedFree {
+    void operator()(std::byte* bytes) const { std::free(bytes); }
+};
+
+// Each pool thread's staging buffer, made on its first direct write.
+thread_local std::unique_ptr<std::byte, AlignedFree> pool_thread_staging;
+
+// This pool thread's staging buffer; nullptr if it cannot be had.
+std::byte* staging_buffer() {
+    if (pool_thread_staging == nullptr) {
+        pool_thread_staging.reset(static_cast<std::byte*>(
+                std::aligned_alloc(kDirectAlignmentBytes, kDirectStagingBytes)));
+    }
+    return pool_thread_staging.get();
+}
+
+// Writes `data` at `offset`; `file` names the file in errors.
+Status write_all(int fd, ByteView data, uint64_t offset, std::string_view file) {
+    size_t written = 0;
+    while (written < data.size()) {
+        const ssize_t done = ::pwrite(fd,
+                                      data.data() + written,
+                                      data.size() - written,
+                                      static_cast<off_t>(offset + written));
+        if (done < 0 && errno == EINTR) continue;
+        if (done <= 0) return errno_status(done < 0 ? errno : ENOSPC, "write", file);
+        written += static_cast<size_t>(done);
+    }
+    return Status::ok();
+}
+
+// The block-aligned middle of `data` goes through `direct`, staged; the unaligned ends, whose
+// blocks neighbouring writes share, through the page cache. Returns the bytes written direct.
+Result<uint64_t> write_direct(
+        int fd, int direct, ByteView data, uint64_t offset, std::string_view file) {
+    std::byte* staging = staging_buffer();
+    const uint64_t end = offset + data.size();
+    const uint64_t middle_begin = std::min(align_up(offset), end);
+    const uint64_t middle_end = std::max(align_down(end), middle_begin);
+    if (staging == nullptr || middle_end == middle_begin) {
+        SHOAL_TRY(write_all(fd, data, offset, file));
+        return uint64_t{0};
+    }
+    SHOAL_TRY(write_all(fd, data.first(middle_begin - offset), offset, file));
+    for (uint64_t at = middle_begin; at < middle_end; at += kDirectStagingBytes) {
+        const size_t piece = std::min<uint64_t>(kDirectStagingBytes, middle_end - at);
+        std::memcpy(staging, data.data() + (at - offset), piece);
+        SHOAL_TRY(write_all(direct, ByteView(staging, piece), at, file));
+    }
+    SHOAL_TRY(write_all(fd, data.subspan(middle_end - offset), middle_end, file));
+    return middle_end - middle_begin;
+}
+
+// A descriptor of `fd`'s file that bypasses the page cache, or -1 where the file system
+// refuses O_DIRECT (tmpfs, for one). Reopened through /proc, so a rename cannot misdirect it;
+// opened per write, so that a store of many segments does not hold two descriptors for each.
+int open_direct(int fd) {
+    const std::string path = fmt::format("/proc/self/fd/{}", fd);
+    return ::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+}
+
+Status check_uncached(const runtime::DiskWrite& write, std::string_view file) {
+    uint64_t end = 0;
+    for (const runtime::ByteRange& range : write.uncached) {
+        if (range.offset < end || range.offset > write.data.size() ||
+            range.bytes > write.data.size() - range.offset) {
+            return Status::invalid_argument(
+                    fmt::format("disk: write {}: uncached ranges out of order", file));
+        }
+        end = range.offset + range.bytes;
+    }
+    return Status::ok();
+}
+
+// Writes the whole request, its big uncached ranges past the page cache where it can. Returns
+// the bytes written so.
+Result<uint64_t> write_request(int fd, const runtime::DiskWrite& write, std::string_view file) {
+    SHOAL_TRY(check_uncached(write, file));
+    const bool has_big_range =
+            std::any_of(write.uncached.begin(), write.uncached.end(), [](const auto& range) {
+                return range.bytes >= kDirectBytesMin;
+            });
+    const int direct = has_big_range ? open_direct(fd) : -1;
+    uint64_t direct_bytes = 0;
+    uint64_t done = 0;  // Of write.data.
+    Status status = Status::ok();
+    for (const runtime::ByteRange& range : write.uncached) {
+        if (direct < 0 || range.bytes < kDirectBytesMin) continue;
+        status = write_all(
+                fd, write.data.subspan(done, range.offset - done), write.offset + done, file);
+        if (!status.is_ok()) break;
+        Result<uint64_t> written = write_direct(fd,
+                                                direct,
+                                                write.data.subspan(range.offset, range.bytes),
+                                                write.offset + range.offset,
+                                                file);
+        if (!written.is_ok()) {
+            status = written.status();
+            break;
+        }
+        direct_bytes += written.value();
+        done = range.offset + range.bytes;
+    }
+    if (status.is_ok()) {
+        status = write_all(fd, write.data.subspan(done), write.offset + done, file);
+    }
+    if (direct >= 0) ::close(direct);
+    SHOAL_TRY(status);
+    return direct_bytes;
 }
 
 Status sync_directory(const std::string& path) {
@@ -172,29 +302,21 @@ void UvDisk::close(runtime::FileId file) {
 
 void UvDisk::write(runtime::DiskWrite& write) {
     const int fd = descriptor(write.file);
+    auto direct_bytes = std::make_shared<uint64_t>(0);
     submit(
-            [&write, fd] {
+            [&write, fd, direct_bytes] {
                 if (fd < 0) return bad_file(write.file);
-                size_t written = 0;
-                while (written < write.data.size()) {
-                    const ssize_t done = ::pwrite(fd,
-                                                  write.data.data() + written,
-                                                  write.data.size() - written,
-                                                  static_cast<off_t>(write.offset + written));
-                    if (done < 0 && errno == EINTR) continue;
-                    if (done <= 0) {
-                        return errno_status(done < 0 ? errno : ENOSPC,
-                                            "write",
-                                            fmt::format("file {}", to_u64(write.file)));
-                    }
-                    written += static_cast<size_t>(done);
-                }
-                if (write.sync && ::fdatasync(fd) != 0) {
-                    return errno_status(errno, "sync", fmt::format("file {}", to_u64(write.file)));
-                }
+                const std::string file = fmt::format("file {}", to_u64(write.file));
+                Result<uint64_t> written = write_request(fd, write, file);
+                if (!written.is_ok()) return written.status();
+                *direct_bytes = written.value();
+                if (write.sync && ::fdatasync(fd) != 0) return errno_status(errno, "sync", file);
                 return Status::ok();
             },
-            [&write](Status status) { write.done(write, std::move(status)); });
+            [this, &write, direct_bytes](Status status) {
+                direct_bytes_written_ += *direct_bytes;
+                write.done(write, std::move(status));
+            });
 }
 
 void UvDisk::read(runtime::DiskRead& read) {

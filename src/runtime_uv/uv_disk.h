@@ -35,6 +35,8 @@ public:
 
     // Requests whose `done` has not run yet; the loop must not end while any is pending.
     size_t pending() const { return pending_; }
+    // Bytes of `uncached` ranges written past the page cache (O_DIRECT).
+    uint64_t direct_bytes_written() const { return direct_bytes_written_; }
 
 private:
     // Runs `work` on the pool, then `after` with its Status on the loop thread.
@@ -44,6 +46,7 @@ private:
 
     uv_loop_t& loop_;
     std::map<runtime::FileId, int> files_;
+    uint64_t direct_bytes_written_ = 0;
     uint64_t file_next_ = 1;
     size_t pending_ = 0;
 };

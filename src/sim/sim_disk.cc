@@ -104,12 +104,33 @@ void SimDisk::close(runtime::FileId file) {
     open_files_.erase(file);
 }
 
+namespace {
+
+// The cache hint changes nothing here, but a store that gets it wrong should hear of it.
+bool uncached_in_order(const runtime::DiskWrite& write) {
+    uint64_t end = 0;
+    for (const runtime::ByteRange& range : write.uncached) {
+        if (range.bytes == 0 || range.offset < end || range.offset > write.data.size() ||
+            range.bytes > write.data.size() - range.offset) {
+            return false;
+        }
+        end = range.offset + range.bytes;
+    }
+    return true;
+}
+
+}  // namespace
+
 void SimDisk::write(runtime::DiskWrite& write) {
     complete_later(latency(), [this, &write] {
         stats_.writes += 1;
         auto found = open_files_.find(write.file);
         if (found == open_files_.end() || !found->second.writable) {
             write.done(write, Status::invalid_argument("disk: write to a file not open for it"));
+            return;
+        }
+        if (!uncached_in_order(write)) {
+            write.done(write, Status::invalid_argument("disk: uncached ranges out of order"));
             return;
         }
         if (std::optional<Status> fault =
@@ -125,6 +146,9 @@ void SimDisk::write(runtime::DiskWrite& write) {
                        Status::resource_exhausted(fmt::format(
                                "disk: write {}: no space left on device", found->second.path)));
             return;
+        }
+        for (const runtime::ByteRange& range : write.uncached) {
+            stats_.uncached_bytes += range.bytes;
         }
         apply_write(inode.current, write.offset, write.data);
         inode.unsynced.push_back(PendingChange{.offset = write.offset, .data = Buffer(write.data)});

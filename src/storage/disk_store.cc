@@ -122,7 +122,9 @@ Lsn DiskStore::next_lsn() {
     return Lsn{lsn_last_};
 }
 
-Result<PutId> DiskStore::begin_put(std::string_view key, uint64_t object_bytes_hint) {
+Result<PutId> DiskStore::begin_put(std::string_view key,
+                                   uint64_t object_bytes_hint,
+                                   Temperature temperature) {
     SHOAL_TRY(check_writable());
     const uint64_t free_bytes = free_bytes_estimate();
     const uint64_t needed_bytes =
@@ -137,7 +139,8 @@ Result<PutId> DiskStore::begin_put(std::string_view key, uint64_t object_bytes_h
     SHOAL_ASSERT(key.size() >= limits::kKeyBytesMin && key.size() <= limits::kStoreKeyBytesMax);
     put_last_ += 1;
     const PutId put{put_last_};
-    const bool inserted = puts_.emplace(put, OpenPut{.key = std::string(key)}).second;
+    const bool inserted =
+            puts_.emplace(put, OpenPut{.key = std::string(key), .temperature = temperature}).second;
     SHOAL_ASSERT(inserted);
     return put;
 }
@@ -152,9 +155,11 @@ void DiskStore::append(PutId put, ByteView data) {
     Buffer head;
     encode_piece_head(piece, head);
     const Lsn lsn = next_lsn();
-    open.pieces.push_back(append_record(
-            lsn, RecordKind::kObjectPiece, head.view(), data, static_cast<uint32_t>(data.size())));
+    const RecordLocation location = append_record(
+            lsn, RecordKind::kObjectPiece, head.view(), data, static_cast<uint32_t>(data.size()));
+    open.pieces.push_back(location);
     open.object_bytes += data.size();
+    if (open.temperature == Temperature::kCold) note_uncached(location);
 }
 
 Status DiskStore::commit(
@@ -259,6 +264,19 @@ void DiskStore::open_batch(uint64_t segment, uint64_t offset, bool creates_segme
 // What the file system had free when last asked, less what was written since.
 uint64_t DiskStore::free_bytes_estimate() const {
     return free_bytes_ > appended_since_free_space_ ? free_bytes_ - appended_since_free_space_ : 0;
+}
+
+// Adjacent cold records make one range, so that the disk sees them as one big write.
+void DiskStore::note_uncached(const RecordLocation& location) {
+    Batch& batch = filling_.back();
+    SHOAL_ASSERT(batch.segment == location.segment && location.offset >= batch.offset);
+    const uint64_t offset = location.offset - batch.offset;
+    if (!batch.uncached.empty() &&
+        batch.uncached.back().offset + batch.uncached.back().bytes == offset) {
+        batch.uncached.back().bytes += location.record_bytes;
+        return;
+    }
+    batch.uncached.push_back(runtime::ByteRange{.offset = offset, .bytes = location.record_bytes});
 }
 
 bool DiskStore::is_cacheable(const RecordLocation& location) const {
@@ -462,6 +480,7 @@ bool DiskStore::start_write(const Batch& batch) {
                                .offset = batch.offset,
                                .data = batch.bytes.view(),
                                .sync = sync,
+                               .uncached = batch.uncached,
                                .done = [this, sync](runtime::DiskWrite&, const Status& status) {
                                    counters_.writes += 1;
                                    has_unsynced_ = true;

@@ -29,10 +29,12 @@ struct DiskStore::Batch {
     bool creates_segment = false;  // Opens the file, and its header leads `bytes`.
     bool sync = false;             // Synced whatever the policy: the segment is sealed.
     Buffer bytes;
+    std::vector<runtime::ByteRange> uncached;  // Cold pieces, from the batch's start.
 };
 
 struct DiskStore::OpenPut {
     std::string key;
+    Temperature temperature = Temperature::kWarm;
     std::vector<RecordLocation> pieces;
     uint64_t object_bytes = 0;
 };

@@ -20,12 +20,11 @@ LocalStore::LocalStore(MemoryStore& memory) : memory_(&memory) {}
 
 LocalStore::LocalStore(DiskStore& disk) : disk_(&disk) {}
 
-Status LocalStore::put(std::string_view key,
-                       ByteView head,
-                       ByteView body,
-                       Version version,
-                       uint64_t digest,
-                       Done done) {
+Status LocalStore::put(std::string_view key, const LocalWrite& write, Done done) {
+    const ByteView head = write.head;
+    const ByteView body = write.body;
+    const Version version = write.version;
+    const uint64_t digest = write.digest;
     SHOAL_ASSERT(head.size() <= limits::kDataFrameBytesMax);
     SHOAL_ASSERT(body.size() <= limits::kDataFrameBytesMax);
     const uint64_t record_bytes = head.size() + body.size();
@@ -38,7 +37,7 @@ Status LocalStore::put(std::string_view key,
         defer([done = std::move(done)]() { done(Status::ok()); });
         return Status::ok();
     }
-    Result<PutId> put = disk_->begin_put(key, record_bytes);
+    Result<PutId> put = disk_->begin_put(key, record_bytes, write.temperature);
     SHOAL_TRY(put.status());
     // An empty head would make an empty first piece: the body alone is then the record.
     if (!head.empty() && !body.empty()) {

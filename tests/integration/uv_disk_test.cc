@@ -4,13 +4,19 @@
 // Method: a UvRuntime runs a script of disk requests in a temporary directory, each started
 // from the previous one's completion, then stops; the test checks every outcome and the files
 // left behind.
+#include "runtime_uv/uv_disk.h"
+
+#include <fcntl.h>
 #include <filesystem>
 #include <functional>
+#include <unistd.h>
+#include <vector>
 
 #include <catch2/catch.hpp>
 #include <spdlog/logger.h>
 #include <spdlog/sinks/null_sink.h>
 
+#include "shoal/base/prng.h"
 #include "shoal/runtime_uv/uv_runtime.h"
 #include "support.h"
 
@@ -149,6 +155,87 @@ TEST_CASE("integration: UvDisk writes, syncs, reads, lists, renames and removes 
     REQUIRE(size.size == 4096 + 5);
     REQUIRE(list.names == std::vector<std::string>{"segment-2"});
     REQUIRE(std::filesystem::file_size(data_directory + "/segment-2") == 4096 + 5);
+}
+
+// Whether the file system under `directory` takes O_DIRECT (tmpfs does not).
+bool takes_direct_io(const std::string& directory) {
+    const std::string probe = directory + "/direct-probe";
+    const int fd = ::open(probe.c_str(), O_CREAT | O_WRONLY | O_DIRECT | O_CLOEXEC, 0644);
+    if (fd >= 0) ::close(fd);
+    ::unlink(probe.c_str());
+    return fd >= 0;
+}
+
+TEST_CASE("integration: UvDisk writes uncached ranges past the page cache, byte for byte",
+          "[integration][disk]") {
+    TempDir directory;
+    auto sink = std::make_shared<spdlog::sinks::null_sink_st>();
+    spdlog::logger log("test.runtime", sink);
+    runtime_uv::UvRuntime runtime(log);
+    auto& disk = dynamic_cast<runtime_uv::UvDisk&>(runtime.disk());
+
+    // Unaligned everywhere: the file offset, the big range's ends, the data's memory.
+    constexpr uint64_t kOffset = 4096 + 100;
+    Buffer data(3 << 20);
+    Prng(3).fill(data.data(), data.size());
+    const std::vector<runtime::ByteRange> uncached{{.offset = 1000, .bytes = (3 << 19) + 7},
+                                                   {.offset = 2 << 20, .bytes = 100 << 10}};
+    const std::vector<runtime::ByteRange> out_of_order{{.offset = 2 << 20, .bytes = 10},
+                                                       {.offset = 1000, .bytes = 10}};
+    runtime::DiskOpen open{.path = directory.file("segment"), .mode = runtime::OpenMode::kCreate};
+    runtime::DiskWrite before{.offset = 0, .data = data.view().first(kOffset)};
+    runtime::DiskWrite write{.offset = kOffset,
+                             .data = data.view().subspan(kOffset),
+                             .sync = true,
+                             .uncached = uncached};
+    runtime::DiskWrite refused{.offset = 0, .data = data.view(), .uncached = out_of_order};
+    Buffer target(data.size() + 4096);
+    runtime::DiskRead read{.offset = 0, .target = target.mutable_view()};
+    std::vector<Status> outcomes;
+    ScriptHandler handler(runtime, [&](std::function<void()> finish) {
+        open.done = [&](runtime::DiskOpen&, Status status) {
+            outcomes.push_back(std::move(status));
+            before.file = write.file = refused.file = read.file = open.file;
+            disk.write(before);
+        };
+        before.done = [&](runtime::DiskWrite&, Status status) {
+            outcomes.push_back(std::move(status));
+            disk.write(write);
+        };
+        write.done = [&](runtime::DiskWrite&, Status status) {
+            outcomes.push_back(std::move(status));
+            disk.write(refused);
+        };
+        refused.done = [&](runtime::DiskWrite&, Status status) {
+            outcomes.push_back(std::move(status));
+            disk.read(read);
+        };
+        read.done = [&, finish](runtime::DiskRead&, Status status) {
+            outcomes.push_back(std::move(status));
+            disk.close(open.file);
+            finish();
+        };
+        disk.open(open);
+    });
+    runtime.run(handler);
+
+    REQUIRE(outcomes.size() == 5);
+    for (const size_t step : {size_t{0}, size_t{1}, size_t{2}, size_t{4}}) {
+        INFO(step << ": " << outcomes[step].message());
+        REQUIRE(outcomes[step].is_ok());
+    }
+    REQUIRE(outcomes[3].code() == Code::kInvalidArgument);
+    REQUIRE(read.read_bytes == data.size());
+    REQUIRE(equal_bytes(target.view().first(data.size()), data.view()));
+    // The big range's whole blocks went direct; the small range, too small, did not.
+    if (takes_direct_io(directory.path())) {
+        const uint64_t begin = kOffset + 1000;
+        const uint64_t end = begin + (3 << 19) + 7;
+        CHECK(disk.direct_bytes_written() == end / 4096 * 4096 - (begin + 4095) / 4096 * 4096);
+    } else {
+        WARN("no O_DIRECT under " << directory.path() << ": the page cache took every write");
+        CHECK(disk.direct_bytes_written() == 0);
+    }
 }
 
 TEST_CASE("integration: UvDisk tells the free and total space of a file system",

@@ -206,7 +206,10 @@ private:
             }
             return;
         }
-        Result<storage::PutId> put = store.begin_put(key);
+        // Cold puts (parity) carry the disk's cache hint; the log is the same either way.
+        const storage::Temperature temperature =
+                prng_.below(2) == 0 ? storage::Temperature::kCold : storage::Temperature::kWarm;
+        Result<storage::PutId> put = store.begin_put(key, 0, temperature);
         if (!put.is_ok()) return;
         std::shared_ptr<const Buffer> content = random_content(prng_);
         ByteView rest = content->view();
@@ -1011,6 +1014,48 @@ TEST_CASE("disk store: big batches and unsynced policies get no zero fill", "[si
             harness.disk().contents(options.directory + "/" + storage::segment_file_name(1));
     REQUIRE(contents.has_value());
     CHECK(contents->size() < (never ? 4096 : 700 * 1024));
+}
+
+// Cold puts (parity chunks) name their pieces to the disk, which may write them past its
+// cache; commits and warm puts are not named.
+TEST_CASE("disk store: a cold put's pieces carry the disk's uncached hint", "[sim][disk_store]") {
+    StoreHarness harness(/*seed=*/21, DiskFaults{}, small_store_options());
+    REQUIRE(harness.open().is_ok());
+    Buffer data(3 * kPieceBytes);
+    Prng(21).fill(data.data(), data.size());
+    auto put = [&](std::string_view key, storage::Temperature temperature, uint64_t hlc) {
+        Result<storage::PutId> id = harness.store().begin_put(key, data.size(), temperature);
+        REQUIRE(id.is_ok());
+        harness.store().append(id.value(), data.view().first(kPieceBytes));
+        harness.store().append(id.value(), data.view().subspan(kPieceBytes, kPieceBytes));
+        std::optional<Status> committed;
+        REQUIRE(harness.store()
+                        .commit(id.value(),
+                                data.view().subspan(2 * kPieceBytes),
+                                Version{.hlc = hlc, .node = NodeId{1}},
+                                hash64(data.view()),
+                                [&](Status status) { committed = std::move(status); })
+                        .is_ok());
+        harness.run_until([&] { return committed.has_value(); });
+        REQUIRE(committed.has_value());
+        REQUIRE(committed->is_ok());
+    };
+    put("warm", storage::Temperature::kWarm, 1);
+    CHECK(harness.disk().stats().uncached_bytes == 0);
+    put("cold", storage::Temperature::kCold, 2);
+    const uint64_t uncached = harness.disk().stats().uncached_bytes;
+    CHECK(uncached >= data.size());
+    CHECK(uncached < data.size() + 3 * 64);  // Three piece records; no commit.
+
+    harness.crash();
+    REQUIRE(harness.open().is_ok());
+    for (const char* key : {"warm", "cold"}) {
+        const DiskObjectRef object = harness.store().find(key);
+        REQUIRE(object != nullptr);
+        Result<Buffer> bytes = harness.read_all(object);
+        REQUIRE(bytes.is_ok());
+        CHECK(equal_bytes(bytes.value().view(), data.view()));
+    }
 }
 
 TEST_CASE("disk store: the fsync setting parses and names what is wrong", "[sim][disk_store]") {

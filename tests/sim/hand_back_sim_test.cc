@@ -64,12 +64,10 @@ public:
     // store. A scan reads only keys, so the record's bytes stand in for a chunk's.
     void store_unnoted(const object::ChunkId& chunk) {
         std::optional<Status> stored;
-        const Status started = local_.put(object::chunk_store_key(chunk),
-                                          as_bytes("chunk"),
-                                          ByteView{},
-                                          chunk.version,
-                                          0,
-                                          [&](Status status) { stored = std::move(status); });
+        const Status started =
+                local_.put(object::chunk_store_key(chunk),
+                           storage::LocalWrite{.head = as_bytes("chunk"), .version = chunk.version},
+                           [&](Status status) { stored = std::move(status); });
         REQUIRE(started.is_ok());
         settle();
         REQUIRE(stored.has_value());

@@ -60,8 +60,9 @@ public:
 
     Status put(std::string_view key, ByteView head, ByteView body, Version version) {
         std::optional<Status> outcome;
-        SHOAL_TRY(local_->put(
-                key, head, body, version, 0, [&](Status status) { outcome = std::move(status); }));
+        SHOAL_TRY(local_->put(key,
+                              storage::LocalWrite{.head = head, .body = body, .version = version},
+                              [&](Status status) { outcome = std::move(status); }));
         REQUIRE_FALSE(outcome.has_value());  // Never inside the call.
         run_until([&] { return outcome.has_value(); });
         return outcome.value_or(Status::timeout("put never finished"));

@@ -52,6 +52,7 @@ public:
     }
 
     PeerService& service() { return *service_; }
+    SimDisk& disk() { return disk_; }
     uint64_t error_logs() const { return sink_->errors(); }
 
     // Disk mode: a restart over the same disk.
@@ -182,6 +183,27 @@ TEST_CASE("peer service: a chunk round-trips byte for byte, and a repeated put i
         REQUIRE(record.is_ok());
         CHECK(equal_bytes(record.value().join().view(), second.record().view()));
     }
+    CHECK(harness.error_logs() == 0);
+}
+
+TEST_CASE("peer service: parity chunks are stored cold, data chunks warm", "[sim][peer]") {
+    Harness harness(/*disk_mode=*/true);
+    const object::Manifest manifest = striped_manifest_of("photos/cat.jpg", version_at(100));
+    REQUIRE(manifest.scheme.k == 2);
+    const TestChunk data = chunk_of(manifest, 0, 1);
+    const TestChunk parity = chunk_of(manifest, 0, 2);
+
+    REQUIRE(harness.put_chunk(data).is_ok());
+    CHECK(harness.disk().stats().uncached_bytes == 0);
+    REQUIRE(harness.put_chunk(parity).is_ok());
+    // The header and the data, as records: a little more than the chunk itself.
+    const uint64_t parity_bytes = parity.header->size() + parity.data->size();
+    CHECK(harness.disk().stats().uncached_bytes >= parity_bytes);
+    CHECK(harness.disk().stats().uncached_bytes < parity_bytes + 256);
+    harness.reopen();
+    Result<LocalRecord> read = harness.get_chunk(parity.id);
+    REQUIRE(read.is_ok());
+    CHECK(equal_bytes(read.value().join().view(), parity.record().view()));
     CHECK(harness.error_logs() == 0);
 }
 

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -45,14 +46,23 @@ struct DiskOpen {
     std::function<void(DiskOpen& open, Status status)> done;
 };
 
+// A part of a write's data: `bytes` from `offset` into it.
+struct ByteRange {
+    uint64_t offset = 0;
+    uint64_t bytes = 0;
+};
+
 // Writes all of `data` at `offset`, or fails; a failed write may have written a prefix. With
 // `sync`, then makes the file durable as a DiskSync would (covering this write and every one
 // completed before it) before `done` runs: one trip to the disk's thread instead of two.
+// `uncached` names parts of `data` unlikely to be read soon (parity, for one), in order and
+// apart: a hint that the disk may write them past its cache. Durability is the same.
 struct DiskWrite {
     FileId file{};
     uint64_t offset = 0;
     ByteView data;
     bool sync = false;
+    std::span<const ByteRange> uncached;
     std::function<void(DiskWrite& write, Status status)> done;
 };
 

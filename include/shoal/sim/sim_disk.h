@@ -45,6 +45,7 @@ struct DiskStats {
     uint64_t crashes = 0;
     uint64_t writes_lost_in_crash = 0;
     uint64_t writes_torn_in_crash = 0;
+    uint64_t uncached_bytes = 0;  // Written with the `uncached` hint.
 };
 
 class SimDisk final : public runtime::Disk {

@@ -129,6 +129,10 @@ struct DiskStoreStats {
     bool writes_stopped = false;
 };
 
+// How soon a put's data will likely be read. Parity is cold: only a degraded read or a repair
+// reads it, so it is kept out of the page cache, which is left to data that gets read.
+enum class Temperature : uint8_t { kWarm, kCold };
+
 class DiskStore {
 public:
     struct Options {
@@ -180,8 +184,10 @@ public:
 
     // Puts. begin_put fails with the write-stop status after a failure, and with
     // kResourceExhausted ("no space") if `object_bytes_hint` (the declared size, if known; else
-    // 0) would eat into the disk reserve.
-    Result<PutId> begin_put(std::string_view key, uint64_t object_bytes_hint = 0);
+    // 0) would eat into the disk reserve. A cold put's pieces are written past the page cache.
+    Result<PutId> begin_put(std::string_view key,
+                            uint64_t object_bytes_hint = 0,
+                            Temperature temperature = Temperature::kWarm);
     // Appends a piece that is not the last. REQUIRES: `put` is open, data is at most one frame.
     void append(PutId put, ByteView data);
     // Appends the last piece and the commit; `done` runs once the put is durable (per the fsync
@@ -250,6 +256,7 @@ private:
     // A copy of a record appended this turn, for the cache.
     std::shared_ptr<const Buffer> appended_copy(const RecordLocation& location) const;
     uint64_t free_bytes_estimate() const;
+    void note_uncached(const RecordLocation& location);
     bool is_cacheable(const RecordLocation& location) const;
     RecordLocation append_record(
             Lsn lsn, RecordKind kind, ByteView body_head, ByteView body_tail, uint32_t data_bytes);

@@ -38,6 +38,16 @@ struct LocalRecord {
     Buffer join() const;
 };
 
+// What a put writes under its key: `head` followed by `body`, with their version and digest.
+// `temperature` is a hint for the disk store; memory mode ignores it.
+struct LocalWrite {
+    ByteView head;
+    ByteView body;
+    Version version;
+    uint64_t digest = 0;
+    Temperature temperature = Temperature::kWarm;
+};
+
 struct LocalListEntry {
     std::string_view key;  // Valid until the store changes.
     Version version;
@@ -64,16 +74,11 @@ public:
     LocalStore(LocalStore&&) = delete;
     LocalStore& operator=(LocalStore&&) = delete;
 
-    // Writes `head` followed by `body` as the record of `key`, replacing any older one; `done`
-    // runs once it is durable (disk mode, by the fsync policy) or visible (memory mode).
-    // Returns at once, without calling `done`, kResourceExhausted when the store is full and the
-    // write-stop status when the disk store has stopped writes.
-    Status put(std::string_view key,
-               ByteView head,
-               ByteView body,
-               Version version,
-               uint64_t digest,
-               Done done);
+    // Writes the record of `key`, replacing any older one; `done` runs once it is durable (disk
+    // mode, by the fsync policy) or visible (memory mode). Returns at once, without calling
+    // `done`, kResourceExhausted when the store is full and the write-stop status when the
+    // disk store has stopped writes.
+    Status put(std::string_view key, const LocalWrite& write, Done done);
 
     // Removes `key`'s record. kNotFound at once if there is none.
     Status remove(std::string_view key, Version version, Done done);
