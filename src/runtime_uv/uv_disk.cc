@@ -134,6 +134,8 @@ Status write_all(int fd, ByteView data, uint64_t offset, std::string_view file) 
 
 // The block-aligned middle of `data` goes through `direct`, staged; the unaligned ends, whose
 // blocks neighbouring writes share, through the page cache. Returns the bytes written direct.
+// A direct write the file system refuses (EINVAL: a bigger block, say) is redone, and the rest
+// written, through the page cache: the hint must never be what fails a write.
 Result<uint64_t> write_direct(
         int fd, int direct, ByteView data, uint64_t offset, std::string_view file) {
     std::byte* staging = staging_buffer();
@@ -145,13 +147,17 @@ Result<uint64_t> write_direct(
         return uint64_t{0};
     }
     SHOAL_TRY(write_all(fd, data.first(middle_begin - offset), offset, file));
-    for (uint64_t at = middle_begin; at < middle_end; at += kDirectStagingBytes) {
+    uint64_t at = middle_begin;
+    while (at < middle_end) {
         const size_t piece = std::min<uint64_t>(kDirectStagingBytes, middle_end - at);
         std::memcpy(staging, data.data() + (at - offset), piece);
-        SHOAL_TRY(write_all(direct, ByteView(staging, piece), at, file));
+        const Status written = write_all(direct, ByteView(staging, piece), at, file);
+        if (written.code() == Code::kInvalidArgument) break;
+        SHOAL_TRY(written);
+        at += piece;
     }
-    SHOAL_TRY(write_all(fd, data.subspan(middle_end - offset), middle_end, file));
-    return middle_end - middle_begin;
+    SHOAL_TRY(write_all(fd, data.subspan(at - offset), at, file));
+    return at - middle_begin;
 }
 
 // A descriptor of `fd`'s file that bypasses the page cache, or -1 where the file system

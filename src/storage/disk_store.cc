@@ -435,8 +435,9 @@ bool DiskStore::start_zero_fill(const Batch& batch) {
     const uint64_t batch_end = batch.offset + batch.bytes.size();
     segment.filled_bytes = std::max(segment.filled_bytes, batch_end);
     // A sealed segment (batch.sync) takes no more records.
-    if (options_.fsync.policy != FsyncPolicy::kAlways || batch.sync || batch.bytes.empty() ||
-        batch.bytes.size() > kZeroFillBatchBytesMax || segment.filled_bytes > batch_end) {
+    if (options_.fsync.policy != FsyncPolicy::kAlways || zero_fill_off_ || batch.sync ||
+        batch.bytes.empty() || batch.bytes.size() > kZeroFillBatchBytesMax ||
+        segment.filled_bytes > batch_end) {
         return false;
     }
     const uint64_t fill_end =
@@ -457,12 +458,29 @@ bool DiskStore::start_zero_fill(const Batch& batch) {
     write_request_ = runtime::DiskWrite{.file = segment.file,
                                         .offset = batch_end,
                                         .data = zero_fill_.view().first(fill_end - batch_end),
-                                        .done = [this](runtime::DiskWrite&, const Status& status) {
-                                            counters_.zero_fill_writes += 1;
-                                            flush_step_done(status, "zero fill");
+                                        .done = [this, sequence = batch.segment, batch_end](
+                                                        runtime::DiskWrite&, const Status& status) {
+                                            zero_fill_done(sequence, batch_end, status);
                                         }};
     disk_.write(write_request_);
     return true;
+}
+
+// Zeros are never needed: a failed zero fill (whatever it left is zeros, a clean end) turns
+// zero fill off until a restart, and the batch is written as it would have been without it.
+void DiskStore::zero_fill_done(uint64_t sequence, uint64_t batch_end, const Status& status) {
+    counters_.zero_fill_writes += 1;
+    if (!status.is_ok()) {
+        zero_fill_off_ = true;
+        Segment& segment = segments_.at(sequence);
+        segment.filled_bytes = batch_end;
+        segment.bytes = sequence == append_segment_ ? append_offset_ : batch_end;
+        log_.warn("zero_fill_failed segment={} offset={} reason=\"{}\"",
+                  sequence,
+                  batch_end,
+                  status.message());
+    }
+    flush_step();
 }
 
 bool DiskStore::needs_sync(const Batch& batch) const {

@@ -998,6 +998,37 @@ TEST_CASE("disk store: small synced batches land in zero fill, a clean end at a 
     CHECK(harness.error_logs() == 0);
 }
 
+// Zeros are an optimization: a zero fill that fails must not fail the put behind it.
+TEST_CASE("disk store: a failed zero fill turns zero fill off and the put still lands",
+          "[sim][disk_store]") {
+    const DiskStore::Options options = small_store_options();
+    StoreHarness harness(/*seed=*/22, DiskFaults{}, options);
+    REQUIRE(harness.open().is_ok());
+    // The first flush creates the segment, then zero-fills: that write fails.
+    harness.disk().fail_next(SimDisk::Operation::kWrite, Status::io_error("disk: injected EIO"));
+    put_durably(harness, 1, 1000);
+    CHECK(harness.store().stats().zero_fill_writes == 1);
+    CHECK_FALSE(harness.store().stats().writes_stopped);
+    put_durably(harness, 2, 1000, /*hlc_base=*/10);
+    CHECK(harness.store().stats().zero_fill_writes == 1);  // Off until a restart.
+    const std::optional<Buffer> contents =
+            harness.disk().contents(options.directory + "/" + storage::segment_file_name(1));
+    REQUIRE(contents.has_value());
+    CHECK(contents->size() < 8192);
+    CHECK(harness.error_logs() == 0);
+
+    harness.crash();
+    REQUIRE(harness.open().is_ok());
+    CHECK(harness.store().stats().corrupt_ranges == 0);
+    for (uint32_t index = 0; index < 2; ++index) {
+        const DiskObjectRef object = harness.store().find("object/" + std::to_string(index));
+        REQUIRE(object != nullptr);
+        Result<Buffer> bytes = harness.read_all(object);
+        REQUIRE(bytes.is_ok());
+        CHECK(hash64(bytes.value().view()) == object->digest);
+    }
+}
+
 // Zero fill would write a big batch twice, and without a sync per batch it buys nothing.
 TEST_CASE("disk store: big batches and unsynced policies get no zero fill", "[sim][disk_store]") {
     DiskStore::Options options = small_store_options();

@@ -266,6 +266,7 @@ private:
     void flush_step();
     bool start_create(const Batch& batch);
     bool start_zero_fill(const Batch& batch);
+    void zero_fill_done(uint64_t sequence, uint64_t batch_end, const Status& status);
     bool needs_sync(const Batch& batch) const;
     bool start_write(const Batch& batch);
     bool start_sync(const Batch& batch);
@@ -325,7 +326,8 @@ private:
     uint32_t ticks_since_sync_ = 0;
     runtime::DiskOpen open_request_;
     runtime::DiskWrite write_request_;
-    Buffer zero_fill_;  // Zeros for start_zero_fill, made on first use.
+    Buffer zero_fill_;            // Zeros for start_zero_fill, made on first use.
+    bool zero_fill_off_ = false;  // A zero fill failed: none until a restart.
     runtime::DiskSync sync_request_;
     runtime::DiskPathRequest directory_request_;
 
