@@ -4,6 +4,11 @@
 #include <utility>
 
 namespace shoal {
+namespace {
+
+constexpr size_t kCapacityFirst = 64;
+
+}  // namespace
 
 Buffer::Buffer(Buffer&& other) noexcept
     : bytes_(std::move(other.bytes_)),
@@ -19,8 +24,9 @@ Buffer& Buffer::operator=(Buffer&& other) noexcept {
 
 void Buffer::reserve(size_t capacity_min) {
     if (capacity_min <= capacity_) return;
-    // Grow geometrically so that appending byte by byte stays amortized O(1).
-    const size_t capacity_new = std::max(capacity_min, capacity_ + capacity_ / 2);
+    // Grow geometrically so that appending byte by byte stays amortized O(1), and start at
+    // kCapacityFirst so that a small header written field by field allocates once.
+    const size_t capacity_new = std::max({capacity_min, capacity_ + capacity_ / 2, kCapacityFirst});
     std::unique_ptr<std::byte[]> bytes_new(new std::byte[capacity_new]);
     if (size_ > 0) std::memcpy(bytes_new.get(), bytes_.get(), size_);
     bytes_ = std::move(bytes_new);

@@ -1,5 +1,7 @@
 #include "shoal/base/hash.h"
 
+#include <vector>
+
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
@@ -20,11 +22,23 @@ namespace {
 // Up to this many bytes XXH3 does not use SIMD: the inline code, without a call, is faster.
 constexpr size_t kInlineBytesMax = 240;
 
+constexpr size_t kSpareStatesMax = 64;
+
 }  // namespace
 
 struct Hasher64::State {
     XXH3_state_t xxh3;
+    // Freed states kept for reuse: every put makes a hasher, and malloc serves the 64-byte
+    // alignment a state needs slowly.
+    static thread_local std::vector<std::unique_ptr<State>> spares;
 };
+
+thread_local std::vector<std::unique_ptr<Hasher64::State>> Hasher64::State::spares;
+
+void Hasher64::Recycle::operator()(State* state) const {
+    std::unique_ptr<State> owned(state);
+    if (State::spares.size() < kSpareStatesMax) State::spares.push_back(std::move(owned));
+}
 
 uint64_t hash64(ByteView bytes, uint64_t seed) {
 #ifdef SHOAL_XXH_DISPATCH
@@ -35,7 +49,13 @@ uint64_t hash64(ByteView bytes, uint64_t seed) {
     return XXH3_64bits_withSeed(bytes.data(), bytes.size(), seed);
 }
 
-Hasher64::Hasher64() : state_(std::make_unique<State>()) {
+Hasher64::Hasher64() {
+    if (State::spares.empty()) {
+        state_.reset(std::make_unique<State>().release());
+    } else {
+        state_.reset(State::spares.back().release());
+        State::spares.pop_back();
+    }
     XXH3_64bits_reset(&state_->xxh3);
 }
 

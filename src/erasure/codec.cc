@@ -144,7 +144,6 @@ Codec::Codec(uint32_t k, uint32_t m)
                        &matrix_[size_t{k} * k],
                        encode_tables_.data());
     }
-    decodings_.reserve(kDecodingsCachedMax);
 }
 
 void Codec::encode(std::span<const ByteView> data, std::span<const MutableByteView> parity) const {
@@ -224,6 +223,9 @@ const Codec::Decoding& Codec::decoding_for(ChunkMask present) {
     Decoding built = build_decoding(present);
     built.used_tick = decodings_tick_;
     if (decodings_.size() < kDecodingsCachedMax) {
+        // Reserved on the first decode, not at construction: every put makes a codec, and
+        // most never decode.
+        decodings_.reserve(kDecodingsCachedMax);
         decodings_.push_back(std::move(built));
         return decodings_.back();
     }

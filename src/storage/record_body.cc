@@ -45,6 +45,9 @@ void encode_commit_head(const CommitBody& commit, Buffer& target) {
     SHOAL_ASSERT(commit.inline_data.size() <= limits::kDataFrameBytesMax);
     if (commit.piece_count == 0) SHOAL_ASSERT(commit.inline_data.size() == commit.object_bytes);
     if (commit.piece_count != 0) SHOAL_ASSERT(commit.inline_data.empty());
+    // Five u64, the piece count, the key and its length, the inline length.
+    constexpr size_t kFixedBytes = (size_t{5} * 8) + 4 + 2 + 4;
+    target.reserve(target.size() + kFixedBytes + commit.key.size());
     Writer writer(target);
     writer.u64(to_u64(commit.put));
     writer.u64(commit.version.hlc);

@@ -7,6 +7,7 @@
 #include "shoal/base/bytes.h"
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -101,6 +102,23 @@ TEST_CASE("bytes: appending byte by byte reallocates only a logarithmic number o
     for (size_t index = 0; index < buffer.size(); index += 997) {
         CHECK(buffer[index] == static_cast<std::byte>(index % 251));
     }
+}
+
+TEST_CASE("bytes: a small header written field by field allocates once", "[unit][bytes]") {
+    Buffer buffer;
+    size_t allocations = 0;
+    const std::byte* data = buffer.data();
+    for (int field = 0; field < 8; ++field) {
+        const auto value = static_cast<std::byte>(field);
+        for (int byte = 0; byte < 8; ++byte)
+            buffer.append(ByteView(&value, 1));
+        if (buffer.data() != data) {
+            allocations += 1;
+            data = buffer.data();
+        }
+    }
+    CHECK(buffer.size() == 64);
+    CHECK(allocations == 1);
 }
 
 TEST_CASE("bytes: consume_front drops a prefix and keeps the rest in order", "[unit][bytes]") {
