@@ -209,14 +209,23 @@ void list_objects(Peers& peers,
     list_round(peers, round, stats);
 }
 
+namespace {
+
+// Where a node stopped looking: past it, that node's manifests are unknown.
+std::optional<std::string_view> page_end(const ManifestPage& page) {
+    if (!page.scanned_through.empty()) return page.scanned_through;
+    if (!page.entries.empty()) return page.entries.back().key;
+    return std::nullopt;
+}
+
+}  // namespace
+
 ListPage merge_pages(const std::vector<ManifestPage>& pages, uint32_t limit) {
-    // Past the last key of a truncated page, that node's manifests are unknown.
-    std::optional<std::string> bound;
+    std::optional<std::string_view> bound;
     for (const ManifestPage& page : pages) {
-        if (!page.truncated || page.entries.empty()) continue;
-        if (!bound.has_value() || page.entries.back().key < *bound) {
-            bound = page.entries.back().key;
-        }
+        if (!page.truncated) continue;
+        const std::optional<std::string_view> end = page_end(page);
+        if (end.has_value() && (!bound.has_value() || *end < *bound)) bound = end;
     }
     std::map<std::string_view, const ManifestSummary*> newest;
     for (const ManifestPage& page : pages) {
@@ -228,6 +237,7 @@ ListPage merge_pages(const std::vector<ManifestPage>& pages, uint32_t limit) {
     }
     ListPage merged;
     merged.truncated = bound.has_value();
+    bool cut_by_limit = false;
     for (const auto& [key, entry] : newest) {
         if (entry->tombstone) {
             merged.scanned_through = std::string(key);
@@ -235,10 +245,16 @@ ListPage merge_pages(const std::vector<ManifestPage>& pages, uint32_t limit) {
         }
         if (merged.entries.size() == limit) {
             merged.truncated = true;
+            cut_by_limit = true;
             break;
         }
         merged.entries.push_back(*entry);
         merged.scanned_through = std::string(key);
+    }
+    // Every node looked up to the bound, so the keys there that no page lists (manifests that
+    // failed their read) are passed too.
+    if (bound.has_value() && !cut_by_limit && merged.scanned_through < *bound) {
+        merged.scanned_through = std::string(*bound);
     }
     return merged;
 }

@@ -36,6 +36,7 @@ Result<std::optional<object::Manifest>> manifest_from(std::string_view key, Byte
 coordinator::ManifestPage page_from(wire::ManifestListReply reply) {
     coordinator::ManifestPage page;
     page.truncated = reply.truncated;
+    page.scanned_through = std::move(reply.scanned_through);
     page.entries.reserve(reply.entries.size());
     for (wire::ManifestListEntry& entry : reply.entries) {
         page.entries.push_back(coordinator::ManifestSummary{.key = std::move(entry.key),
@@ -67,6 +68,10 @@ Status check_page(const wire::ManifestListReply& reply,
             return Status::invalid_argument("manifest list: keys out of order");
         }
         previous = key;
+    }
+    const std::string_view scanned = reply.scanned_through;
+    if (!scanned.empty() && (!scanned.starts_with(prefix) || scanned <= start_after)) {
+        return Status::invalid_argument("manifest list: scanned through a key outside the ask");
     }
     return Status::ok();
 }

@@ -88,6 +88,7 @@ struct PeerService::List {
     };
     std::vector<Slot> slots;
     bool truncated = false;
+    std::string scanned_through;  // The last slot's key; see wire::ManifestListReply.
     size_t read_next = 0;
     size_t reads_in_flight = 0;
     uint64_t read_bytes_in_flight = 0;
@@ -401,7 +402,7 @@ void PeerService::list_manifests(std::string_view prefix,
     for (const storage::LocalListEntry& entry : page.entries) {
         SHOAL_ASSERT(!entry.key.empty());
         reply_bytes += wire::manifest_list_entry_bytes(entry.key.substr(1));
-        if (reply_bytes > limits::kListReplyBytesMax) {
+        if (reply_bytes > wire::kManifestListEntriesBytesMax) {
             list->truncated = true;  // The coordinator asks again from the last key it got.
             break;
         }
@@ -410,6 +411,7 @@ void PeerService::list_manifests(std::string_view prefix,
                                          .record_bytes = entry.record_bytes,
                                          .entry = std::nullopt});
     }
+    if (!list->slots.empty()) list->scanned_through = list->slots.back().store_key.substr(1);
     if (list->slots.empty()) {
         defer([this, list]() { finish_list(*list); });
         return;
@@ -488,6 +490,7 @@ void PeerService::finish_list(List& list) {
     }
     wire::ManifestListReply reply;
     reply.truncated = list.truncated;
+    reply.scanned_through = std::move(list.scanned_through);
     reply.entries.reserve(list.slots.size());
     for (List::Slot& slot : list.slots) {
         if (slot.entry.has_value()) reply.entries.push_back(std::move(*slot.entry));

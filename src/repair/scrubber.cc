@@ -117,8 +117,16 @@ void Scrubber::on_page(Result<coordinator::ManifestPage> page) {
         return;
     }
     stats_.keys_listed += page.value().entries.size();
-    if (!page.value().entries.empty()) cursor_ = page.value().entries.back().key;
-    source_done_ = !page.value().truncated || page.value().entries.empty();
+    // Past the keys the node looked at, not just those it listed: a page of only unreadable
+    // manifests must not end the walk.
+    const std::string& scanned = page.value().scanned_through;
+    const std::string previous = cursor_;
+    if (!scanned.empty()) {
+        cursor_ = scanned;
+    } else if (!page.value().entries.empty()) {
+        cursor_ = page.value().entries.back().key;
+    }
+    source_done_ = !page.value().truncated || cursor_ == previous;
     for (coordinator::ManifestSummary& entry : page.value().entries) {
         keys_.push_back(std::move(entry));
     }

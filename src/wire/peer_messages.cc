@@ -226,9 +226,13 @@ void encode_reply(RequestId id, const ManifestListReply& reply, Buffer& target) 
         SHOAL_ASSERT(validate_key(reply.entries[index].key).is_ok());
         SHOAL_ASSERT(index == 0 || reply.entries[index - 1].key < reply.entries[index].key);
     }
+    SHOAL_ASSERT(reply.scanned_through.size() <= limits::kKeyBytesMax);
+    SHOAL_ASSERT(reply.entries.empty() || reply.entries.back().key <= reply.scanned_through);
+    SHOAL_ASSERT(!reply.truncated || !reply.scanned_through.empty());
     encode_frame(FrameKind::kResponse, Opcode::kManifestList, id, target, 0, [&](Writer& writer) {
         writer.u32(static_cast<uint32_t>(reply.entries.size()));
         writer.u8(reply.truncated ? 1 : 0);
+        writer.string16(reply.scanned_through);
         for (const ManifestListEntry& entry : reply.entries) {
             write_list_entry(writer, entry);
         }
@@ -284,7 +288,17 @@ Result<ManifestListReply> decode_manifest_list_reply(ByteView body) {
     Reader reader(body);
     const uint32_t count = reader.u32();
     SHOAL_TRY_ASSIGN(const bool truncated, read_flag(reader, kWhat, "truncated"));
+    std::string scanned_through(reader.string16(limits::kKeyBytesMax));
     if (reader.failed()) return reader.finish(kWhat);
+    if (!scanned_through.empty()) {
+        if (Status key = validate_key(scanned_through); !key.is_ok()) {
+            return Status::invalid_argument(
+                    fmt::format("{}: scanned_through: {}", kWhat, key.message()));
+        }
+    } else if (truncated) {
+        return Status::invalid_argument(
+                fmt::format("{}: truncated, but no key scanned to go on after", kWhat));
+    }
     if (count > limits::kListEntriesMax) {
         return Status::invalid_argument(fmt::format(
                 "{}: {} entries is over the limit of {}", kWhat, count, limits::kListEntriesMax));
@@ -295,7 +309,7 @@ Result<ManifestListReply> decode_manifest_list_reply(ByteView body) {
         return Status::invalid_argument(fmt::format(
                 "{}: {} entries do not fit in {} bytes", kWhat, count, reader.remaining()));
     }
-    ManifestListReply reply{.truncated = truncated};
+    ManifestListReply reply{.truncated = truncated, .scanned_through = std::move(scanned_through)};
     reply.entries.reserve(count);
     for (uint32_t index = 0; index < count; index++) {
         SHOAL_TRY_ASSIGN(ManifestListEntry entry, read_list_entry(reader));
@@ -307,6 +321,10 @@ Result<ManifestListReply> decode_manifest_list_reply(ByteView body) {
         reply.entries.push_back(std::move(entry));
     }
     SHOAL_TRY(reader.finish(kWhat));
+    if (!reply.entries.empty() && reply.scanned_through < reply.entries.back().key) {
+        return Status::invalid_argument(
+                fmt::format("{}: scanned_through is before the last entry", kWhat));
+    }
     return reply;
 }
 

@@ -268,7 +268,7 @@ void write_peer(const fs::path& directory) {
                 out);
     });
     emit("manifest_list_reply", [](Buffer& out) {
-        ManifestListReply reply{.truncated = true};
+        ManifestListReply reply{.truncated = true, .scanned_through = "photos/d"};
         reply.entries.push_back(ManifestListEntry{
                 .key = "photos/b", .version = kChunk.version, .object_bytes = 43, .digest = 7});
         reply.entries.push_back(
@@ -324,6 +324,7 @@ void write_peer_malformed(const fs::path& directory) {
     Writer list(unsorted);
     list.u32(2);
     list.u8(0);
+    list.string16("b");  // scanned_through
     for (const std::string_view key : {"b", "a"}) {
         list.string16(key);
         for (int field = 0; field < 4; field++) {

@@ -53,6 +53,9 @@ public:
 
     PeerService& service() { return *service_; }
     SimDisk& disk() { return disk_; }
+    // Disk mode only.
+    storage::DiskStore& disk_store() { return *disk_store_; }
+    storage::DiskStore::Options& options() { return options_; }
     uint64_t error_logs() const { return sink_->errors(); }
 
     // Disk mode: a restart over the same disk.
@@ -395,6 +398,44 @@ TEST_CASE("peer service: a list reports tombstones in key order and truncates at
     CHECK(harness.service().stats().list_manifests_skipped == 0);
 }
 
+TEST_CASE("peer service: a list page of only corrupt manifests still says where it ended",
+          "[sim][peer]") {
+    Harness harness(/*disk_mode=*/true);
+    harness.options().cache_bytes = 0;  // Reads go to the disk, where the flips are.
+    harness.reopen();
+    for (const std::string key : {"a/1", "a/2", "a/3", "a/4", "a/5"}) {
+        REQUIRE(harness.put_manifest(inline_manifest_of(key, version_at(10), key)).is_ok());
+    }
+    for (const std::string key : {"a/2", "a/3"}) {
+        const storage::DiskObjectRef object =
+                harness.disk_store().find(object::manifest_store_key(key));
+        REQUIRE(object != nullptr);
+        const std::string path = "/data/" + storage::segment_file_name(object->commit.segment);
+        REQUIRE(harness.disk().flip_bit(path, object->commit.offset + 40, 1));
+    }
+
+    Result<wire::ManifestListReply> corrupt = harness.list("a/", "a/1", 2);
+    REQUIRE(corrupt.is_ok());
+    CHECK(corrupt.value().entries.empty());
+    CHECK(corrupt.value().truncated);
+    CHECK(corrupt.value().scanned_through == "a/3");
+    CHECK(harness.service().stats().list_manifests_skipped == 2);
+
+    Result<wire::ManifestListReply> rest = harness.list("a/", corrupt.value().scanned_through, 10);
+    REQUIRE(rest.is_ok());
+    REQUIRE(rest.value().entries.size() == 2);
+    CHECK(rest.value().entries[0].key == "a/4");
+    CHECK(rest.value().scanned_through == "a/5");
+    CHECK_FALSE(rest.value().truncated);
+    // It decodes as sent: the requester sees the same cursor.
+    Buffer frame;
+    wire::encode_reply(RequestId{1}, corrupt.value(), frame);
+    const Result<wire::ManifestListReply> decoded =
+            wire::decode_manifest_list_reply(frame.view().subspan(wire::kFrameHeaderBytes));
+    REQUIRE(decoded.is_ok());
+    CHECK(decoded.value().scanned_through == "a/3");
+}
+
 TEST_CASE("peer service: a list stops at one reply frame's worth of entries", "[sim][peer]") {
     Harness harness(/*disk_mode=*/false);
     // Keys of 1000 bytes: about 1030 entries fill a reply.
@@ -409,9 +450,10 @@ TEST_CASE("peer service: a list stops at one reply frame's worth of entries", "[
     const size_t entries = page.value().entries.size();
     CHECK(entries < keys);
     CHECK(entries * wire::manifest_list_entry_bytes(page.value().entries[0].key) <=
-          limits::kListReplyBytesMax);
+          wire::kManifestListEntriesBytesMax);
     CHECK((entries + 1) * wire::manifest_list_entry_bytes(page.value().entries[0].key) >
-          limits::kListReplyBytesMax);
+          wire::kManifestListEntriesBytesMax);
+    CHECK(page.value().scanned_through == page.value().entries.back().key);
     Buffer frame;
     wire::encode_reply(RequestId{1}, page.value(), frame);  // It fits one frame.
     CHECK(frame.size() <= wire::kFrameHeaderBytes + limits::kFrameBodyBytesMax);

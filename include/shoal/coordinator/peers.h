@@ -54,7 +54,9 @@ struct ManifestSummary {
 
 struct ManifestPage {
     std::vector<ManifestSummary> entries;  // In key order.
-    bool truncated = false;                // The node holds more after the last entry.
+    bool truncated = false;                // The node holds more after scanned_through.
+    // The last key the node looked at (wire::ManifestListReply); empty: the last entry's.
+    std::string scanned_through;
 };
 
 class Peers {

@@ -102,7 +102,7 @@ private:
     // The nodes whose lists this pass walks, this node first, and the one being walked.
     std::vector<coordinator::NodeKey> sources_;
     size_t source_ = 0;
-    std::string cursor_;  // The last key listed from the current source.
+    std::string cursor_;  // The last key the current source looked at.
     bool listing_ = false;
     bool source_done_ = false;  // Its last page is in keys_.
     bool repairing_ = false;

@@ -130,11 +130,21 @@ struct ManifestListEntry {
 };
 
 // Entries in strictly ascending byte order of key, at most kListEntriesMax of them, filled up
-// to kListReplyBytesMax bytes (manifest_list_entry_bytes), so the reply always fits one frame.
+// to kManifestListEntriesBytesMax bytes (manifest_list_entry_bytes), so the reply always fits
+// one frame.
 struct ManifestListReply {
     std::vector<ManifestListEntry> entries;
-    bool truncated = false;  // More keys match after the last entry.
+    bool truncated = false;  // More keys match after scanned_through.
+    // The last key the node looked at, listed or not: a manifest that failed its read is left
+    // out of entries, so a page of only such keys still tells the requester where to go on.
+    // Empty only when the node looked at no key; never before the last entry's key.
+    std::string scanned_through;
 };
+
+// Room in a list reply for entries, after its fixed fields and a scanned_through of the
+// longest key.
+inline constexpr size_t kManifestListEntriesBytesMax =
+        limits::kListReplyBytesMax - 2 - limits::kKeyBytesMax;
 
 // Removes one chunk (garbage collection of superseded versions). A chunk the node does not
 // hold is gone already: the reply is the same, so a collector may retry freely.

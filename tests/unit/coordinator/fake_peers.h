@@ -29,6 +29,9 @@ struct FakeNode {
     // Chunks its store refuses to read, as a disk whose checksums failed does (kCorruption);
     // gone once deleted.
     std::set<std::string> unreadable;
+    // Manifests, by key, that fail their read when listed: left out of a page, but looked at,
+    // as PeerService does with a corrupt one.
+    std::set<std::string> unlistable;
 };
 
 class FakePeers final : public Peers {
@@ -145,12 +148,16 @@ public:
         later([this, to, prefix, start_after, limit, done]() {
             if (is_down(to)) return done(Status::unavailable("node down"));
             ManifestPage page;
+            uint32_t looked_at = 0;
             for (const auto& [key, manifest] : node(to).manifests) {
                 if (key.compare(0, prefix.size(), prefix) != 0 || key <= start_after) continue;
-                if (page.entries.size() == limit) {
+                if (looked_at == limit) {
                     page.truncated = true;
                     break;
                 }
+                looked_at += 1;
+                page.scanned_through = key;
+                if (node(to).unlistable.contains(key)) continue;
                 page.entries.push_back({.key = key,
                                         .version = manifest.version,
                                         .object_bytes = manifest.object_bytes,

@@ -601,6 +601,31 @@ TEST_CASE("merge_pages stops at the shortest truncated page", "[coordinator]") {
     CHECK(merged.scanned_through == "b");
 }
 
+TEST_CASE("merge_pages is bounded by where a node stopped looking, listed or not",
+          "[coordinator]") {
+    const auto summary = [](std::string key) {
+        return ManifestSummary{.key = std::move(key), .version = {.hlc = 1, .node = NodeId{1}}};
+    };
+    std::vector<ManifestPage> pages(2);
+    // Every manifest this node looked at, up to "c", failed its read.
+    pages[0].truncated = true;
+    pages[0].scanned_through = "c";
+    pages[1].entries = {summary("a"), summary("b"), summary("d")};
+    pages[1].scanned_through = "d";
+    const ListPage merged = merge_pages(pages, 10);
+    REQUIRE(merged.entries.size() == 2);  // "d" waits: node 0 may hold a newer one.
+    CHECK(merged.entries[1].key == "b");
+    CHECK(merged.truncated);
+    CHECK(merged.scanned_through == "c");  // The next round goes on after "c", not "b".
+
+    SECTION("a page cut by the limit goes on after its last entry") {
+        const ListPage first = merge_pages(pages, 1);
+        REQUIRE(first.entries.size() == 1);
+        CHECK(first.truncated);
+        CHECK(first.scanned_through == "a");
+    }
+}
+
 TEST_CASE("a put holds at most two stripes in flight", "[coordinator]") {
     Cluster cluster(6);
     uint32_t resumed = 0;

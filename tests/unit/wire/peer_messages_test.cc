@@ -167,11 +167,18 @@ ManifestListReply sample_list(Prng& prng, size_t entries, bool truncated) {
                 .tombstone = prng.chance(1, 3),
         });
     }
+    // Sometimes past the last entry, as when the keys after it failed their reads.
+    if (!keys.empty()) reply.scanned_through = keys.back();
+    if (reply.scanned_through.size() < limits::kKeyBytesMax && prng.chance(1, 2)) {
+        reply.scanned_through += "~";
+    }
+    if (keys.empty() && !truncated) reply.scanned_through.clear();
     return reply;
 }
 
 void check_same_list(const ManifestListReply& decoded, const ManifestListReply& expected) {
     CHECK(decoded.truncated == expected.truncated);
+    CHECK(decoded.scanned_through == expected.scanned_through);
     REQUIRE(decoded.entries.size() == expected.entries.size());
     for (size_t index = 0; index < expected.entries.size(); index++) {
         CAPTURE(index);
@@ -368,7 +375,7 @@ TEST_CASE("peer messages: a manifest list reply round-trips entries, tombstones 
     const bool truncated = GENERATE(false, true);
     CAPTURE(entries, truncated);
     const ManifestListReply reply = sample_list(prng, entries, truncated);
-    size_t body_bytes = 5;
+    size_t body_bytes = 5 + 2 + reply.scanned_through.size();
     for (const ManifestListEntry& entry : reply.entries) {
         body_bytes += manifest_list_entry_bytes(entry.key);
     }
@@ -382,18 +389,19 @@ TEST_CASE("peer messages: a manifest list reply round-trips entries, tombstones 
 
 TEST_CASE("peer messages: a manifest list reply filled to its byte budget fits one frame",
           "[unit][peer_messages]") {
-    // A node fills a reply as make_list_reply does: entries while they fit kListReplyBytesMax.
-    // The largest keys make the fullest reply.
+    // A node fills a reply as PeerService does: entries while they fit
+    // kManifestListEntriesBytesMax. The largest keys make the fullest reply.
     ManifestListReply reply;
     size_t entry_bytes = 0;
     for (uint32_t index = 0; reply.entries.size() < limits::kListEntriesMax; index++) {
         std::string key = padded(index, 8);
         key.resize(limits::kKeyBytesMax, 'k');
-        if (entry_bytes + manifest_list_entry_bytes(key) > limits::kListReplyBytesMax) break;
+        if (entry_bytes + manifest_list_entry_bytes(key) > kManifestListEntriesBytesMax) break;
         entry_bytes += manifest_list_entry_bytes(key);
         reply.entries.push_back(ManifestListEntry{.key = std::move(key), .tombstone = true});
     }
     reply.truncated = true;
+    reply.scanned_through = std::string(limits::kKeyBytesMax, '~');  // The longest there is.
     Buffer encoded;
     encode_reply(RequestId{38}, reply, encoded);
     const OneFrame one(encoded);
@@ -405,6 +413,7 @@ TEST_CASE("peer messages: a manifest list reply filled to its byte budget fits o
     for (uint32_t index = 0; index < limits::kListEntriesMax; index++) {
         many.entries.push_back(ManifestListEntry{.key = padded(index, 5)});
     }
+    many.scanned_through = many.entries.back().key;
     Buffer most;
     encode_reply(RequestId{39}, many, most);
     check_same_list(decode_valid(decode_manifest_list_reply(OneFrame(most).body())), many);
@@ -658,8 +667,9 @@ TEST_CASE("peer messages: replies have the documented layouts", "[unit][peer_mes
                                                0});
         CHECK(equal_bytes(miss.view(), expected_miss.view()));
     }
-    SECTION("manifest list: count u32, truncated u8, then key, version, sizes, tombstone") {
-        ManifestListReply reply{.truncated = true};
+    SECTION("manifest list: count u32, truncated u8, scanned_through, then key, version, sizes, "
+            "tombstone") {
+        ManifestListReply reply{.truncated = true, .scanned_through = "zz"};
         reply.entries.push_back(ManifestListEntry{.key = "z",
                                                   .version = {.hlc = 1, .node = NodeId{2}},
                                                   .object_bytes = 3,
@@ -667,14 +677,15 @@ TEST_CASE("peer messages: replies have the documented layouts", "[unit][peer_mes
                                                   .tombstone = true});
         Buffer encoded;
         encode_reply(RequestId{5}, reply, encoded);
-        const Buffer expected = bytes_of({41, 0, 0,   0, 1, 2, 14, 0, 5, 0, 0, 0, 0, 0, 0, 0,  //
-                                          1,  0, 0,   0,                                       //
-                                          1,                                                   //
-                                          1,  0, 'z',                                          //
-                                          1,  0, 0,   0, 0, 0, 0,  0,                          //
-                                          2,  0, 0,   0, 0, 0, 0,  0,                          //
-                                          3,  0, 0,   0, 0, 0, 0,  0,                          //
-                                          4,  0, 0,   0, 0, 0, 0,  0,                          //
+        const Buffer expected = bytes_of({45, 0, 0,   0,   1, 2, 14, 0, 5, 0, 0, 0, 0, 0, 0, 0,  //
+                                          1,  0, 0,   0,                                         //
+                                          1,                                                     //
+                                          2,  0, 'z', 'z',                                       //
+                                          1,  0, 'z',                                            //
+                                          1,  0, 0,   0,   0, 0, 0,  0,                          //
+                                          2,  0, 0,   0,   0, 0, 0,  0,                          //
+                                          3,  0, 0,   0,   0, 0, 0,  0,                          //
+                                          4,  0, 0,   0,   0, 0, 0,  0,                          //
                                           1});
         CHECK(equal_bytes(encoded.view(), expected.view()));
     }
@@ -693,7 +704,7 @@ TEST_CASE("peer messages: truncated bodies are rejected", "[unit][peer_messages]
                  ManifestPutReply{.outcome = ManifestPutOutcome::kSuperseded,
                                   .current = kSampleChunk.version},
                  manifest_put_reply);
-    ManifestListReply entries;
+    ManifestListReply entries{.truncated = true, .scanned_through = "c"};
     entries.entries.push_back(ManifestListEntry{.key = "a", .tombstone = true});
     entries.entries.push_back(ManifestListEntry{.key = "b", .object_bytes = 5});
     encode_reply(RequestId{1}, entries, list_reply);
@@ -734,7 +745,7 @@ TEST_CASE("peer messages: trailing bytes are rejected", "[unit][peer_messages]")
     encode_request(RequestId{1}, ManifestGetRequest{.key = "key"}, manifest_get);
     encode_request(RequestId{1}, ManifestListRequest{.prefix = "p"}, list);
     encode_reply(RequestId{1}, ManifestPutReply{}, manifest_put_reply);
-    ManifestListReply entries;
+    ManifestListReply entries{.scanned_through = "a"};
     entries.entries.push_back(ManifestListEntry{.key = "a"});
     encode_reply(RequestId{1}, entries, list_reply);
 
@@ -856,11 +867,17 @@ struct RawEntry {
     uint8_t tombstone = 0;
 };
 
-Buffer list_reply_body(uint32_t count, uint8_t truncated, const std::vector<RawEntry>& entries) {
+// scanned_through is the last entry's key unless given.
+Buffer list_reply_body(uint32_t count,
+                       uint8_t truncated,
+                       const std::vector<RawEntry>& entries,
+                       std::optional<std::string> scanned = std::nullopt) {
     Buffer body;
     Writer writer(body);
     writer.u32(count);
     writer.u8(truncated);
+    if (!scanned.has_value()) scanned = entries.empty() ? "" : entries.back().key;
+    writer.string16(*scanned);
     for (const RawEntry& entry : entries) {
         writer.string16(entry.key);
         for (int field = 0; field < 4; field++) {
@@ -900,14 +917,38 @@ TEST_CASE("peer messages: manifest list replies that break a rule are rejected",
     }
     SECTION("an entry key over the key limit") {
         check_rejected(
-                status(list_reply_body(1, 0, {{std::string(limits::kKeyBytesMax + 1, 'k')}})),
+                status(list_reply_body(1, 0, {{std::string(limits::kKeyBytesMax + 1, 'k')}}, "z")),
                 "manifest list reply: string over limit");
     }
     SECTION("an entry key that breaks the key rule") {
         check_rejected(status(list_reply_body(2, 0, {{""}, {"bbbb"}})),
                        "manifest list reply: key is empty");
-        check_rejected(status(list_reply_body(1, 0, {{std::string("a\0b", 3)}})),
+        check_rejected(status(list_reply_body(1, 0, {{std::string("a\0b", 3)}}, "b")),
                        "manifest list reply: key contains a NUL byte");
+    }
+    SECTION("a scanned_through over the key limit, or that breaks the key rule") {
+        check_rejected(
+                status(list_reply_body(0, 1, {}, std::string(limits::kKeyBytesMax + 1, 'k'))),
+                "manifest list reply: string over limit");
+        check_rejected(status(list_reply_body(0, 1, {}, std::string("a\0b", 3))),
+                       "manifest list reply: scanned_through: key contains a NUL byte");
+    }
+    SECTION("a truncated reply that names no key to go on after") {
+        check_rejected(status(list_reply_body(0, 1, {}, "")),
+                       "manifest list reply: truncated, but no key scanned to go on after");
+        check_rejected(status(list_reply_body(1, 1, {{"a"}}, "")),
+                       "manifest list reply: truncated, but no key scanned to go on after");
+        // Untruncated and empty: the node looked at nothing, which is fine.
+        CHECK(status(list_reply_body(0, 0, {}, "")).is_ok());
+        // Truncated with no entries: every key the node looked at failed its read.
+        CHECK(status(list_reply_body(0, 1, {}, "m")).is_ok());
+    }
+    SECTION("a scanned_through before the last entry") {
+        check_rejected(status(list_reply_body(2, 0, {{"a"}, {"c"}}, "b")),
+                       "manifest list reply: scanned_through is before the last entry");
+        check_rejected(status(list_reply_body(1, 0, {{"a"}}, "")),
+                       "manifest list reply: scanned_through is before the last entry");
+        CHECK(status(list_reply_body(2, 0, {{"a"}, {"c"}}, "d")).is_ok());
     }
     SECTION("keys out of order, or the same key twice") {
         check_rejected(status(list_reply_body(2, 0, {{"b"}, {"a"}})),
