@@ -1,5 +1,9 @@
 #include "shoal/coordinator/collect.h"
 
+#include <memory>
+#include <utility>
+#include <vector>
+
 #include "shoal/base/key_hash.h"
 #include "shoal/object/layout.h"
 
@@ -14,21 +18,10 @@ void count_collection(OperationStats& stats, const Status& status) {
     }
 }
 
-}  // namespace
-
-void collect_chunk(Peers& peers,
-                   const NodeKey& node,
-                   const object::ChunkId& chunk,
-                   OperationStats& stats) {
-    peers.delete_chunk(
-            node, chunk, [&stats](const Status& status) { count_collection(stats, status); });
-}
-
-void collect_chunks(Peers& peers,
-                    const Layout& layout,
-                    const object::Manifest& superseded,
-                    OperationStats& stats) {
-    if (superseded.kind != object::ManifestKind::kStriped) return;
+// Where each chunk of a striped manifest may be: the node it names and its owner.
+std::vector<std::pair<NodeKey, object::ChunkId>> deletes_of(const Layout& layout,
+                                                            const object::Manifest& superseded) {
+    std::vector<std::pair<NodeKey, object::ChunkId>> deletes;
     const uint64_t key_hash = shoal::key_hash(superseded.key);
     for (uint32_t stripe = 0; stripe < superseded.stripe_count(); ++stripe) {
         const std::vector<NodeKey> candidates = layout.stripe_candidates(superseded.key, stripe);
@@ -43,9 +36,47 @@ void collect_chunks(Peers& peers,
                                      .version = superseded.version,
                                      .stripe_index = stripe,
                                      .chunk_index = static_cast<uint8_t>(chunk)};
-            if (named != NodeKey{}) collect_chunk(peers, named, id, stats);
-            if (owner != NodeKey{} && owner != named) collect_chunk(peers, owner, id, stats);
+            if (named != NodeKey{}) deletes.emplace_back(named, id);
+            if (owner != NodeKey{} && owner != named) deletes.emplace_back(owner, id);
         }
+    }
+    return deletes;
+}
+
+struct Waiting {
+    size_t deletes = 0;
+    std::function<void()> answered;
+};
+
+}  // namespace
+
+void collect_chunk(Peers& peers,
+                   const NodeKey& node,
+                   const object::ChunkId& chunk,
+                   OperationStats& stats) {
+    peers.delete_chunk(
+            node, chunk, [&stats](const Status& status) { count_collection(stats, status); });
+}
+
+void collect_chunks(Peers& peers,
+                    const Layout& layout,
+                    const object::Manifest& superseded,
+                    OperationStats& stats,
+                    std::function<void()> answered) {
+    std::vector<std::pair<NodeKey, object::ChunkId>> deletes;
+    if (superseded.kind == object::ManifestKind::kStriped) deletes = deletes_of(layout, superseded);
+    if (deletes.empty()) {
+        if (answered) answered();
+        return;
+    }
+    auto waiting = std::make_shared<Waiting>(
+            Waiting{.deletes = deletes.size(), .answered = std::move(answered)});
+    for (const auto& [node, id] : deletes) {
+        peers.delete_chunk(node, id, [&stats, waiting](const Status& status) {
+            count_collection(stats, status);
+            waiting->deletes -= 1;
+            if (waiting->deletes == 0 && waiting->answered) waiting->answered();
+        });
     }
 }
 

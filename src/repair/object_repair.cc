@@ -6,6 +6,7 @@
 
 #include "shoal/base/hash.h"
 #include "shoal/base/key_hash.h"
+#include "shoal/coordinator/collect.h"
 #include "shoal/erasure/stripe.h"
 #include "shoal/object/chunk_header.h"
 
@@ -75,6 +76,7 @@ void ObjectRepair::on_manifests(
         call_done();
         return;
     }
+    note_superseded(answers);
     auto encoded = std::make_shared<Buffer>();
     object::encode_manifest(*manifest_, *encoded);
     const std::vector<NodeKey> owners = layout_->manifest_owners(key_);
@@ -82,7 +84,10 @@ void ObjectRepair::on_manifests(
         const auto& answer = answers[index];
         // An owner that did not answer may hold it: it is left for the next pass. One whose
         // copy failed its checks lacks it.
-        if (!answer.is_ok() && answer.status().code() != Code::kCorruption) continue;
+        if (!answer.is_ok() && answer.status().code() != Code::kCorruption) {
+            owners_current_ = false;
+            continue;
+        }
         if (answer.is_ok() && answer.value().has_value() &&
             !object::newer(*manifest_, *answer.value())) {
             continue;
@@ -91,18 +96,40 @@ void ObjectRepair::on_manifests(
         peers_.put_manifest(
                 owners[index], encoded, [self = shared_from_this()](const Status& status) {
                     self->in_flight_ -= 1;
-                    if (status.is_ok()) self->stats_.manifests_repaired += 1;
+                    if (status.is_ok()) {
+                        self->stats_.manifests_repaired += 1;
+                    } else {
+                        self->owners_current_ = false;
+                    }
                     self->start_stripe();
                 });
     }
     if (in_flight_ == 0) start_stripe();
 }
 
+// The older striped versions among the answers, each once. Inline ones and tombstones have
+// no chunks.
+void ObjectRepair::note_superseded(
+        const std::vector<Result<std::optional<object::Manifest>>>& answers) {
+    for (const auto& answer : answers) {
+        if (!answer.is_ok() || !answer.value().has_value()) continue;
+        const object::Manifest& held = *answer.value();
+        if (held.kind != object::ManifestKind::kStriped || !object::newer(*manifest_, held)) {
+            continue;
+        }
+        const bool seen = std::any_of(
+                superseded_.begin(), superseded_.end(), [&](const object::Manifest& other) {
+                    return other.version == held.version;
+                });
+        if (!seen) superseded_.push_back(held);
+    }
+}
+
 // Stripes go one at a time, each once the calls of the one before are answered.
 void ObjectRepair::start_stripe() {
     if (in_flight_ > 0) return;
     if (manifest_->kind != object::ManifestKind::kStriped || stripe_ >= manifest_->stripe_count()) {
-        call_done();
+        finish();
         return;
     }
     if (!codec_.has_value()) {
@@ -318,6 +345,33 @@ void ObjectRepair::write_answered() {
     if (in_flight_ > 0) return;
     stripe_ += 1;
     start_stripe();
+}
+
+// Last, once the stripes are done: every manifest put has been answered, so whether every
+// owner holds the newest is known.
+void ObjectRepair::finish() {
+    if (finishing_) return;
+    finishing_ = true;
+    if (!owners_current_) superseded_.clear();  // A read may still choose one of them.
+    collect_superseded();
+}
+
+void ObjectRepair::collect_superseded() {
+    if (superseded_.empty()) {
+        call_done();
+        return;
+    }
+    const object::Manifest superseded = std::move(superseded_.back());
+    superseded_.pop_back();
+    stats_.versions_collected += 1;
+    coordinator::collect_chunks(
+            peers_, *layout_, superseded, collections_, [self = shared_from_this()] {
+                self->stats_.chunks_collected +=
+                        std::exchange(self->collections_.chunks_collected, 0);
+                self->stats_.chunk_collections_failed +=
+                        std::exchange(self->collections_.chunk_collections_failed, 0);
+                self->collect_superseded();
+            });
 }
 
 void ObjectRepair::call_done() {

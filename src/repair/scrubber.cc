@@ -193,7 +193,8 @@ void Scrubber::end_pass() {
     due_tick_ = tick_ + (again_ ? options_.settle_ticks : options_.pass_interval_ticks);
     log_.info(
             "scrub_pass_done pass={} keys_listed={} objects_checked={} manifests_repaired={} "
-            "chunks_rebuilt={} chunks_unknown={} stripes_unrecoverable={} rebuilds_failed={}",
+            "chunks_rebuilt={} chunks_unknown={} stripes_unrecoverable={} rebuilds_failed={} "
+            "versions_collected={} chunks_collected={}",
             stats_.passes,
             stats_.keys_listed,
             repair_stats_.objects_checked,
@@ -201,7 +202,9 @@ void Scrubber::end_pass() {
             repair_stats_.chunks_rebuilt,
             repair_stats_.chunks_unknown,
             repair_stats_.stripes_unrecoverable,
-            repair_stats_.chunk_rebuilds_failed);
+            repair_stats_.chunk_rebuilds_failed,
+            repair_stats_.versions_collected,
+            repair_stats_.chunks_collected);
 }
 
 }  // namespace shoal::repair

@@ -6,6 +6,8 @@
 // the old chunks stay, so a read that still finds the old manifest also finds its chunks.
 #pragma once
 
+#include <functional>
+
 #include "shoal/coordinator/layout.h"
 #include "shoal/coordinator/peers.h"
 #include "shoal/object/manifest.h"
@@ -20,10 +22,12 @@ void collect_chunk(Peers& peers,
 
 // Asks the node that holds each chunk of `superseded` (the manifest's hint, else the stripe's
 // candidate) to delete it. Best effort: a delete that fails is counted and its chunk stays.
-// Nothing to do for an inline manifest or a tombstone.
+// Nothing to do for an inline manifest or a tombstone. `answered`, if given, runs once every
+// delete is answered (at once if there is none); `stats` must live until then.
 void collect_chunks(Peers& peers,
                     const Layout& layout,
                     const object::Manifest& superseded,
-                    OperationStats& stats);
+                    OperationStats& stats,
+                    std::function<void()> answered = nullptr);
 
 }  // namespace shoal::coordinator

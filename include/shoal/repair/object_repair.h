@@ -11,6 +11,11 @@
 // not answer is not rebuilt: the node may hold it. A stripe with fewer than k good chunks
 // cannot be rebuilt and is counted.
 //
+// Once every owner holds the newest manifest (each answered with it or took it), no read
+// can choose an older version again, so the chunks of any older version an owner still held
+// (superseded while that owner was away) are deleted, as a put does for the version it
+// replaces (coordinator/collect.h).
+//
 // Bounded: one stripe's chunks, read and rebuilt, are in memory at a time, and each stripe
 // waits for its caller's pace before it is read.
 #pragma once
@@ -38,6 +43,11 @@ struct RepairStats {
     uint64_t chunk_rebuilds_failed = 0;
     uint64_t stripes_unrecoverable = 0;  // Fewer than k good chunks.
     uint64_t bytes_read = 0;             // Chunk records read.
+    // Older versions an owner still held, whose chunks were deleted once the newest manifest
+    // was on every owner, and those deletes.
+    uint64_t versions_collected = 0;
+    uint64_t chunks_collected = 0;
+    uint64_t chunk_collections_failed = 0;
 };
 
 class ObjectRepair : public std::enable_shared_from_this<ObjectRepair> {
@@ -95,6 +105,9 @@ private:
                      const coordinator::NodeKey& owner,
                      const std::shared_ptr<std::vector<Buffer>>& rebuilt);
     void write_answered();
+    void note_superseded(const std::vector<Result<std::optional<object::Manifest>>>& answers);
+    void finish();
+    void collect_superseded();
     void call_done();
     object::ChunkId chunk_id(uint32_t chunk_index) const;
 
@@ -107,6 +120,11 @@ private:
     bool paced_ = false;  // The current stripe has its pace already.
     Done done_;
     std::optional<object::Manifest> manifest_;
+    // Older striped versions the owners held, and whether every owner holds manifest_ now.
+    std::vector<object::Manifest> superseded_;
+    bool owners_current_ = true;
+    bool finishing_ = false;
+    coordinator::OperationStats collections_;
     std::optional<erasure::Codec> codec_;
     uint32_t stripe_ = 0;
     std::vector<coordinator::NodeKey> candidates_;  // The current stripe's.

@@ -231,6 +231,60 @@ TEST_CASE("repair gives the newest manifest to owners that lack it, tombstones t
     CHECK(cluster.stats.chunks_checked == checked);
 }
 
+TEST_CASE("repair deletes the chunks of a version an owner still held, once all have the newest",
+          "[repair]") {
+    Cluster cluster;
+    const object::Manifest first = cluster.put("k", 1 << 16);
+    const auto first_chunks = cluster.chunks();
+    REQUIRE(first_chunks.size() == 18);
+    // An owner away during the overwrite keeps the first version, so the put leaves its chunks.
+    const std::vector<NodeKey> owners = cluster.layout->manifest_owners("k");
+    const auto away = std::find_if(owners.begin(), owners.end(), [&](const NodeKey& owner) {
+        return owner != cluster.layout->self();
+    });
+    REQUIRE(away != owners.end());
+    cluster.peers.node(*away).down = true;
+    const object::Manifest newest = cluster.put("k", 2 << 16);
+    cluster.peers.node(*away).down = false;
+    REQUIRE(cluster.peers.node(*away).manifests.at("k").version == first.version);
+    const auto held = [&](const std::string& store_key) {
+        return std::any_of(
+                cluster.peers.nodes().begin(), cluster.peers.nodes().end(), [&](const auto& node) {
+                    return node.second.chunks.contains(store_key);
+                });
+    };
+    for (const auto& [store_key, where] : first_chunks)
+        REQUIRE(held(store_key));
+
+    SECTION("every owner answers: the first version's chunks go") {
+        cluster.repair("k");
+        CHECK(cluster.peers.node(*away).manifests.at("k").version == newest.version);
+        CHECK(cluster.stats.versions_collected == 1);
+        CHECK(cluster.stats.chunks_collected >= first_chunks.size());
+        CHECK(cluster.stats.chunk_collections_failed == 0);
+        for (const auto& [store_key, where] : first_chunks)
+            CHECK_FALSE(held(store_key));
+        CHECK(cluster.chunks().size() == 18);  // The newest's, its chunks for the away owner
+                                               // rebuilt there.
+        for (uint32_t stripe = 0; stripe < newest.stripe_count(); ++stripe) {
+            for (uint8_t chunk = 0; chunk < 6; ++chunk) {
+                CHECK(held(store_key_of(newest, stripe, chunk)));
+            }
+        }
+    }
+    SECTION("an owner does not answer: a read may still choose the first version, so it stays") {
+        const auto other = std::find_if(owners.begin(), owners.end(), [&](const NodeKey& owner) {
+            return owner != cluster.layout->self() && owner != *away;
+        });
+        REQUIRE(other != owners.end());
+        cluster.peers.node(*other).down = true;
+        cluster.repair("k");
+        CHECK(cluster.stats.versions_collected == 0);
+        for (const auto& [store_key, where] : first_chunks)
+            CHECK(held(store_key));
+    }
+}
+
 TEST_CASE("repair reads each stripe only once its pace lets it", "[repair]") {
     Cluster cluster;
     const object::Manifest manifest = cluster.put("k");
