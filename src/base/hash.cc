@@ -1,6 +1,6 @@
 #include "shoal/base/hash.h"
 
-#include <vector>
+#include <array>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -29,15 +29,21 @@ constexpr size_t kSpareStatesMax = 64;
 struct Hasher64::State {
     XXH3_state_t xxh3;
     // Freed states kept for reuse: every put makes a hasher, and malloc serves the 64-byte
-    // alignment a state needs slowly.
-    static thread_local std::vector<std::unique_ptr<State>> spares;
+    // alignment a state needs slowly. A fixed array, so that giving one back (in a noexcept
+    // destructor) never allocates.
+    struct Spares {
+        std::array<std::unique_ptr<State>, kSpareStatesMax> states;
+        size_t count = 0;
+    };
+    static thread_local Spares spares;
 };
 
-thread_local std::vector<std::unique_ptr<Hasher64::State>> Hasher64::State::spares;
+thread_local Hasher64::State::Spares Hasher64::State::spares;
 
 void Hasher64::Recycle::operator()(State* state) const {
     std::unique_ptr<State> owned(state);
-    if (State::spares.size() < kSpareStatesMax) State::spares.push_back(std::move(owned));
+    State::Spares& spares = State::spares;
+    if (spares.count < kSpareStatesMax) spares.states[spares.count++] = std::move(owned);
 }
 
 uint64_t hash64(ByteView bytes, uint64_t seed) {
@@ -50,11 +56,12 @@ uint64_t hash64(ByteView bytes, uint64_t seed) {
 }
 
 Hasher64::Hasher64() {
-    if (State::spares.empty()) {
+    State::Spares& spares = State::spares;
+    if (spares.count == 0) {
         state_.reset(std::make_unique<State>().release());
     } else {
-        state_.reset(State::spares.back().release());
-        State::spares.pop_back();
+        spares.count -= 1;
+        state_.reset(spares.states[spares.count].release());
     }
     XXH3_64bits_reset(&state_->xxh3);
 }

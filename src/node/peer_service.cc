@@ -411,7 +411,21 @@ void PeerService::list_manifests(std::string_view prefix,
                                          .record_bytes = entry.record_bytes,
                                          .entry = std::nullopt});
     }
-    if (!list->slots.empty()) list->scanned_through = list->slots.back().store_key.substr(1);
+    // The last listed key a requester will accept as a cursor: one that the key rule refuses
+    // (a store key damaged past its checksum) must not end up on the wire.
+    for (auto slot = list->slots.rbegin(); slot != list->slots.rend(); ++slot) {
+        const std::string_view key = std::string_view{slot->store_key}.substr(1);
+        if (object::check_key(key).is_ok()) {
+            list->scanned_through = std::string(key);
+            break;
+        }
+    }
+    if (list->truncated && list->scanned_through.empty()) {
+        defer_status(std::move(list->done),
+                     Status::corruption("manifest list: no listed key is a valid key to go on "
+                                        "after"));
+        return;
+    }
     if (list->slots.empty()) {
         defer([this, list]() { finish_list(*list); });
         return;

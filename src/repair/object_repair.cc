@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <span>
 #include <utility>
 
 #include "shoal/base/hash.h"
@@ -76,10 +77,16 @@ void ObjectRepair::on_manifests(
         call_done();
         return;
     }
-    note_superseded(answers);
+    const std::vector<NodeKey> owners = layout_->manifest_owners(key_);
+    note_superseded(std::span(answers).first(std::min(owners.size(), answers.size())));
+    // A holder outside the owners keeps a copy from another layout, which a node still on that
+    // layout may read: nothing is collected while one answers.
+    if (answers.size() > owners.size() && answers.back().is_ok() &&
+        answers.back().value().has_value()) {
+        owners_current_ = false;
+    }
     auto encoded = std::make_shared<Buffer>();
     object::encode_manifest(*manifest_, *encoded);
-    const std::vector<NodeKey> owners = layout_->manifest_owners(key_);
     for (size_t index = 0; index < owners.size() && index < answers.size(); ++index) {
         const auto& answer = answers[index];
         // An owner that did not answer may hold it: it is left for the next pass. One whose
@@ -110,7 +117,7 @@ void ObjectRepair::on_manifests(
 // The older striped versions among the answers, each once. Inline ones and tombstones have
 // no chunks.
 void ObjectRepair::note_superseded(
-        const std::vector<Result<std::optional<object::Manifest>>>& answers) {
+        std::span<const Result<std::optional<object::Manifest>>> answers) {
     for (const auto& answer : answers) {
         if (!answer.is_ok() || !answer.value().has_value()) continue;
         const object::Manifest& held = *answer.value();
@@ -237,17 +244,22 @@ void ObjectRepair::on_stripe_read() {
         const Found found = chunks_[index].found;
         if (found == Found::kGood) good |= erasure::chunk_bit(index);
         if (found == Found::kMissing || found == Found::kCorrupt) bad |= erasure::chunk_bit(index);
-        if (found == Found::kUnknown) stats_.chunks_unknown += 1;
+        if (found == Found::kUnknown) {
+            stats_.chunks_unknown += 1;
+            newest_whole_ = false;
+        }
     }
     stats_.chunks_checked += static_cast<uint64_t>(std::popcount(good));
     auto rebuilt = std::make_shared<std::vector<Buffer>>(chunks_.size());
     if (bad != 0 && static_cast<uint32_t>(std::popcount(good)) < manifest_->scheme.k) {
         stats_.stripes_unrecoverable += 1;
+        newest_whole_ = false;
     } else if (bad != 0) {
         if (rebuild(*rebuilt, good).is_ok()) {
             write_rebuilt(rebuilt);
         } else {
             stats_.chunk_rebuilds_failed += static_cast<uint64_t>(std::popcount(bad));
+            newest_whole_ = false;
         }
     }
     if (in_flight_ > 0) return;
@@ -309,6 +321,7 @@ void ObjectRepair::write_rebuilt(const std::shared_ptr<std::vector<Buffer>>& reb
                         self->write_chunk(index, owner, rebuilt);
                     } else {
                         self->stats_.chunk_rebuilds_failed += 1;
+                        self->newest_whole_ = false;
                     }
                     self->write_answered();
                 });
@@ -334,6 +347,7 @@ void ObjectRepair::write_chunk(uint32_t chunk_index,
                              self->stats_.chunks_rebuilt += 1;
                          } else {
                              self->stats_.chunk_rebuilds_failed += 1;
+                             self->newest_whole_ = false;
                          }
                          self->write_answered();
                      });
@@ -348,11 +362,13 @@ void ObjectRepair::write_answered() {
 }
 
 // Last, once the stripes are done: every manifest put has been answered, so whether every
-// owner holds the newest is known.
+// owner holds the newest, and whether it is whole, is known.
 void ObjectRepair::finish() {
     if (finishing_) return;
     finishing_ = true;
-    if (!owners_current_) superseded_.clear();  // A read may still choose one of them.
+    // A read may still choose one of them; or the newest is not whole, and an older version
+    // may hold the only good copy of some bytes.
+    if (!owners_current_ || !newest_whole_) superseded_.clear();
     collect_superseded();
 }
 

@@ -14,7 +14,9 @@
 // Once every owner holds the newest manifest (each answered with it or took it), no read
 // can choose an older version again, so the chunks of any older version an owner still held
 // (superseded while that owner was away) are deleted, as a put does for the version it
-// replaces (coordinator/collect.h).
+// replaces (coordinator/collect.h). Not when a holder outside the owners answered with a
+// manifest (a node on another layout may read it), nor when the newest is not whole (a short,
+// unknown or unrebuilt stripe): an older version may then hold the only good bytes.
 //
 // Bounded: one stripe's chunks, read and rebuilt, are in memory at a time, and each stripe
 // waits for its caller's pace before it is read.
@@ -24,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -105,7 +108,7 @@ private:
                      const coordinator::NodeKey& owner,
                      const std::shared_ptr<std::vector<Buffer>>& rebuilt);
     void write_answered();
-    void note_superseded(const std::vector<Result<std::optional<object::Manifest>>>& answers);
+    void note_superseded(std::span<const Result<std::optional<object::Manifest>>> answers);
     void finish();
     void collect_superseded();
     void call_done();
@@ -123,6 +126,7 @@ private:
     // Older striped versions the owners held, and whether every owner holds manifest_ now.
     std::vector<object::Manifest> superseded_;
     bool owners_current_ = true;
+    bool newest_whole_ = true;  // No stripe of it was short, unknown or failed to rebuild.
     bool finishing_ = false;
     coordinator::OperationStats collections_;
     std::optional<erasure::Codec> codec_;

@@ -272,6 +272,19 @@ TEST_CASE("repair deletes the chunks of a version an owner still held, once all 
             }
         }
     }
+    SECTION("the newest is not whole: the first version may hold the only good bytes") {
+        // Three of stripe 1's six chunks lost: more than m, so the stripe cannot be rebuilt.
+        for (uint8_t chunk = 0; chunk < 3; ++chunk) {
+            const std::string lost = store_key_of(newest, 1, chunk);
+            for (auto& [node_key, node] : cluster.peers.nodes())
+                node.chunks.erase(lost);
+        }
+        cluster.repair("k");
+        CHECK(cluster.stats.stripes_unrecoverable == 1);
+        CHECK(cluster.stats.versions_collected == 0);
+        for (const auto& [store_key, where] : first_chunks)
+            CHECK(held(store_key));
+    }
     SECTION("an owner does not answer: a read may still choose the first version, so it stays") {
         const auto other = std::find_if(owners.begin(), owners.end(), [&](const NodeKey& owner) {
             return owner != cluster.layout->self() && owner != *away;
@@ -282,6 +295,38 @@ TEST_CASE("repair deletes the chunks of a version an owner still held, once all 
         CHECK(cluster.stats.versions_collected == 0);
         for (const auto& [store_key, where] : first_chunks)
             CHECK(held(store_key));
+    }
+}
+
+TEST_CASE("repair collects nothing while a node outside the owners holds a manifest", "[repair]") {
+    Cluster cluster(8);
+    const object::Manifest first = cluster.put("k", 1 << 16);
+    const auto first_chunks = cluster.chunks();
+    const std::vector<NodeKey> owners = cluster.layout->manifest_owners("k");
+    auto outside = cluster.peers.nodes().begin();
+    while (outside != cluster.peers.nodes().end() &&
+           std::find(owners.begin(), owners.end(), outside->first) != owners.end()) {
+        ++outside;
+    }
+    REQUIRE(outside != cluster.peers.nodes().end());
+    const auto away = std::find_if(owners.begin(), owners.end(), [&](const NodeKey& owner) {
+        return owner != cluster.layout->self();
+    });
+    REQUIRE(away != owners.end());
+    cluster.peers.node(*away).down = true;
+    cluster.put("k", 2 << 16);
+    cluster.peers.node(*away).down = false;
+    // A copy left from another layout, which a node still on that layout may read.
+    outside->second.manifests["k"] = first;
+
+    cluster.repair("k", outside->first);
+    CHECK(cluster.stats.manifests_repaired == 1);  // The away owner caught up,
+    CHECK(cluster.stats.versions_collected == 0);  // but the first version stays.
+    for (const auto& [store_key, where] : first_chunks) {
+        CHECK(std::any_of(
+                cluster.peers.nodes().begin(), cluster.peers.nodes().end(), [&](const auto& node) {
+                    return node.second.chunks.contains(store_key);
+                }));
     }
 }
 
