@@ -149,6 +149,10 @@ void SimDisk::write(runtime::DiskWrite& write) {
         }
         for (const runtime::ByteRange& range : write.uncached) {
             stats_.uncached_bytes += range.bytes;
+            if ((write.offset + range.offset) % runtime::kDiskBlockBytes == 0 &&
+                range.bytes % runtime::kDiskBlockBytes == 0) {
+                stats_.whole_block_uncached_bytes += range.bytes;
+            }
         }
         apply_write(inode.current, write.offset, write.data);
         inode.unsynced.push_back(PendingChange{.offset = write.offset, .data = Buffer(write.data)});

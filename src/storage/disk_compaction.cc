@@ -124,6 +124,8 @@ private:
         // read from disk.
         if (store_.cache_.contains({item.source.segment, item.source.offset})) {
             cached_copies_[next_] = store_.appended_copy(copies_[next_]);
+        } else if (item.source.data_bytes > 0) {
+            store_.filling_.back().read_from_file = true;  // Its next get reads the file.
         }
         store_.counters_.compaction_bytes_copied += original.bytes;
         records_copied_ += 1;

@@ -28,8 +28,21 @@ struct DiskStore::Batch {
     uint64_t offset = 0;
     bool creates_segment = false;  // Opens the file, and its header leads `bytes`.
     bool sync = false;             // Synced whatever the policy: the segment is sealed.
+    // A record that gets would read from the file (a warm piece, a record the cache does not
+    // keep): the batch must go through the page cache, which then holds it.
+    bool read_from_file = false;
+    // `bytes` may start with bytes already written, the rest of the block `offset` is in
+    // (DiskStore::TailBlock), so that the batch is whole blocks.
     Buffer bytes;
     std::vector<runtime::ByteRange> uncached;  // Cold pieces, from the batch's start.
+};
+
+// The last partial block of the log as written: a batch that starts in it begins with these
+// bytes again.
+struct DiskStore::TailBlock {
+    uint64_t segment = 0;
+    uint64_t offset = 0;  // A multiple of runtime::kDiskBlockBytes.
+    Buffer bytes;         // Less than a block.
 };
 
 struct DiskStore::OpenPut {

@@ -6,6 +6,7 @@
 // left behind.
 #include "runtime_uv/uv_disk.h"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <filesystem>
 #include <functional>
@@ -235,6 +236,83 @@ TEST_CASE("integration: UvDisk writes uncached ranges past the page cache, byte 
     } else {
         WARN("no O_DIRECT under " << directory.path() << ": the page cache took every write");
         CHECK(disk.direct_bytes_written() == 0);
+    }
+}
+
+TEST_CASE("integration: UvDisk writes small ranges of whole blocks past the page cache",
+          "[integration][disk]") {
+    TempDir directory;
+    auto sink = std::make_shared<spdlog::sinks::null_sink_st>();
+    spdlog::logger log("test.runtime", sink);
+    runtime_uv::UvRuntime runtime(log);
+    auto& disk = dynamic_cast<runtime_uv::UvDisk&>(runtime.disk());
+
+    // Four blocks through the page cache, then two of them again past it (the log's tail block
+    // rewritten), then a small range that is not whole blocks, which must stay in the cache.
+    constexpr uint64_t kBlock = runtime::kDiskBlockBytes;
+    Buffer expected(4 * kBlock);
+    Prng(5).fill(expected.data(), expected.size());
+    Buffer aligned(2 * kBlock);
+    Prng(6).fill(aligned.data(), aligned.size());
+    Buffer unaligned(2 * kBlock);
+    Prng(7).fill(unaligned.data(), unaligned.size());
+    const std::vector<runtime::ByteRange> whole{{.offset = 0, .bytes = aligned.size()}};
+    const std::vector<runtime::ByteRange> partial{{.offset = 0, .bytes = unaligned.size()}};
+    runtime::DiskOpen open{.path = directory.file("segment"), .mode = runtime::OpenMode::kCreate};
+    runtime::DiskWrite first{.offset = 0, .data = expected.view()};
+    runtime::DiskWrite direct{
+            .offset = kBlock, .data = aligned.view(), .sync = true, .uncached = whole};
+    runtime::DiskWrite cached{
+            .offset = kBlock / 2, .data = unaligned.view(), .sync = true, .uncached = partial};
+    Buffer target(expected.size());
+    runtime::DiskRead read{.offset = 0, .target = target.mutable_view()};
+    std::vector<Status> outcomes;
+    std::vector<uint64_t> direct_bytes;
+    ScriptHandler handler(runtime, [&](std::function<void()> finish) {
+        open.done = [&](runtime::DiskOpen&, Status status) {
+            outcomes.push_back(std::move(status));
+            first.file = direct.file = cached.file = read.file = open.file;
+            disk.write(first);
+        };
+        first.done = [&](runtime::DiskWrite&, Status status) {
+            outcomes.push_back(std::move(status));
+            disk.write(direct);
+        };
+        direct.done = [&](runtime::DiskWrite&, Status status) {
+            outcomes.push_back(std::move(status));
+            direct_bytes.push_back(disk.direct_bytes_written());
+            disk.write(cached);
+        };
+        cached.done = [&](runtime::DiskWrite&, Status status) {
+            outcomes.push_back(std::move(status));
+            direct_bytes.push_back(disk.direct_bytes_written());
+            disk.read(read);
+        };
+        read.done = [&, finish](runtime::DiskRead&, Status status) {
+            outcomes.push_back(std::move(status));
+            disk.close(open.file);
+            finish();
+        };
+        disk.open(open);
+    });
+    runtime.run(handler);
+
+    REQUIRE(outcomes.size() == 5);
+    for (size_t step = 0; step < outcomes.size(); ++step) {
+        INFO(step << ": " << outcomes[step].message());
+        REQUIRE(outcomes[step].is_ok());
+    }
+    std::copy(aligned.data(), aligned.data() + aligned.size(), expected.data() + kBlock);
+    std::copy(unaligned.data(), unaligned.data() + unaligned.size(), expected.data() + kBlock / 2);
+    REQUIRE(read.read_bytes == expected.size());
+    REQUIRE(equal_bytes(target.view(), expected.view()));
+    REQUIRE(direct_bytes.size() == 2);
+    if (takes_direct_io(directory.path())) {
+        CHECK(direct_bytes[0] == aligned.size());
+        CHECK(direct_bytes[1] == aligned.size());  // The unaligned range took the page cache.
+    } else {
+        WARN("no O_DIRECT under " << directory.path() << ": the page cache took every write");
+        CHECK(direct_bytes[1] == 0);
     }
 }
 

@@ -191,6 +191,9 @@ TEST_CASE("peer service: a chunk round-trips byte for byte, and a repeated put i
 
 TEST_CASE("peer service: parity chunks are stored cold, data chunks warm", "[sim][peer]") {
     Harness harness(/*disk_mode=*/true);
+    // Under "always" the store names its synced tail and zero fill uncached too.
+    harness.options().fsync = storage::FsyncSetting{.policy = storage::FsyncPolicy::kNever};
+    harness.reopen();
     const object::Manifest manifest = striped_manifest_of("photos/cat.jpg", version_at(100));
     REQUIRE(manifest.scheme.k == 2);
     const TestChunk data = chunk_of(manifest, 0, 1);

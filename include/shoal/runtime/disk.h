@@ -46,6 +46,10 @@ struct DiskOpen {
     std::function<void(DiskOpen& open, Status status)> done;
 };
 
+// The block that writes past the cache (O_DIRECT) align to: the logical block size of every
+// device we expect, and the page size, so no page is written both ways.
+inline constexpr uint64_t kDiskBlockBytes = 4096;
+
 // A part of a write's data: `bytes` from `offset` into it.
 struct ByteRange {
     uint64_t offset = 0;
@@ -56,7 +60,9 @@ struct ByteRange {
 // `sync`, then makes the file durable as a DiskSync would (covering this write and every one
 // completed before it) before `done` runs: one trip to the disk's thread instead of two.
 // `uncached` names parts of `data` unlikely to be read soon (parity, for one), in order and
-// apart: a hint that the disk may write them past its cache. Durability is the same.
+// apart: a hint that the disk may write them past its cache. Durability is the same. A range
+// whose file offset and size are multiples of kDiskBlockBytes may go past the cache at any
+// size; others only if big.
 struct DiskWrite {
     FileId file{};
     uint64_t offset = 0;

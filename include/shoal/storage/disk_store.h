@@ -122,6 +122,7 @@ struct DiskStoreStats {
     uint64_t compaction_bytes_copied = 0;
     uint64_t writes = 0;
     uint64_t zero_fill_writes = 0;  // Zeros written ahead of small synced batches.
+    uint64_t uncached_writes = 0;   // Batches of whole blocks sent past the page cache.
     uint64_t syncs = 0;
     uint64_t cache_bytes = 0;
     uint64_t cache_hits = 0;
@@ -244,6 +245,7 @@ public:
 private:
     struct Segment;
     struct Batch;
+    struct TailBlock;
     struct OpenPut;
     struct IndexEntry;
     struct PendingRead;
@@ -265,10 +267,13 @@ private:
     void start_flush();
     void flush_step();
     bool start_create(const Batch& batch);
+    void remember_tail_block(const Batch& batch);
+    bool pads_to_block(const Batch& batch) const;
+    bool writes_past_cache(const Batch& batch) const;
     bool start_zero_fill(const Batch& batch);
     void zero_fill_done(uint64_t sequence, uint64_t batch_end, const Status& status);
     bool needs_sync(const Batch& batch) const;
-    bool start_write(const Batch& batch);
+    bool start_write(Batch& batch);
     bool start_sync(const Batch& batch);
     void sync_done();
     bool start_directory_sync(const Batch& batch);
@@ -326,8 +331,11 @@ private:
     uint32_t ticks_since_sync_ = 0;
     runtime::DiskOpen open_request_;
     runtime::DiskWrite write_request_;
-    Buffer zero_fill_;            // Zeros for start_zero_fill, made on first use.
-    bool zero_fill_off_ = false;  // A zero fill failed: none until a restart.
+    // fsync "always": the last partial block of the log, for the next batch (pads_to_block).
+    std::unique_ptr<TailBlock> tail_block_;
+    Buffer zero_fill_;                    // Zeros for start_zero_fill, made on first use.
+    runtime::ByteRange zero_fill_range_;  // Its write's uncached range.
+    bool zero_fill_off_ = false;          // A zero fill failed: none until a restart.
     runtime::DiskSync sync_request_;
     runtime::DiskPathRequest directory_request_;
 
