@@ -169,7 +169,8 @@ int open_direct(int fd) {
 
 // A small range goes direct only if it is whole blocks: its ends would otherwise go through
 // the page cache, and a block written both ways costs the kernel a flush and a drop. Whole
-// blocks direct cost no page-cache copy and no fresh page each (the log's synced tail).
+// blocks direct cost no page-cache copy and no fresh page each (the log's synced tail, whose
+// first block may have gone through the cache last time: the kernel keeps the two coherent).
 bool goes_direct(uint64_t offset, uint64_t bytes) {
     return bytes >= kDirectBytesMin ||
            (bytes > 0 && offset % kDirectAlignmentBytes == 0 && bytes % kDirectAlignmentBytes == 0);

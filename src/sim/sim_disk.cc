@@ -147,13 +147,14 @@ void SimDisk::write(runtime::DiskWrite& write) {
                                "disk: write {}: no space left on device", found->second.path)));
             return;
         }
+        bool whole_blocks = !write.uncached.empty();
         for (const runtime::ByteRange& range : write.uncached) {
             stats_.uncached_bytes += range.bytes;
-            if ((write.offset + range.offset) % runtime::kDiskBlockBytes == 0 &&
-                range.bytes % runtime::kDiskBlockBytes == 0) {
-                stats_.whole_block_uncached_bytes += range.bytes;
-            }
+            whole_blocks = whole_blocks &&
+                           (write.offset + range.offset) % runtime::kDiskBlockBytes == 0 &&
+                           range.bytes % runtime::kDiskBlockBytes == 0;
         }
+        if (whole_blocks) stats_.whole_block_uncached_writes += 1;
         apply_write(inode.current, write.offset, write.data);
         inode.unsynced.push_back(PendingChange{.offset = write.offset, .data = Buffer(write.data)});
         if (!write.sync) return write.done(write, Status::ok());

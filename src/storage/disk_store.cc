@@ -91,6 +91,12 @@ Status DiskStore::Options::validate() const {
                             format_bytes(kSegmentBytesMin),
                             format_bytes(kSegmentFileBytesMax)));
     }
+    if (segment_bytes % runtime::kDiskBlockBytes != 0) {
+        return Status::invalid_argument(
+                fmt::format("storage.segment_bytes: {} is not a multiple of {} bytes",
+                            segment_bytes,
+                            runtime::kDiskBlockBytes));
+    }
     if (fsync.policy == FsyncPolicy::kInterval && fsync.interval_ms == 0) {
         return Status::invalid_argument("storage.fsync: the interval is 0 ms");
     }

@@ -47,7 +47,7 @@ struct DiskOpen {
 };
 
 // The block that writes past the cache (O_DIRECT) align to: the logical block size of every
-// device we expect, and the page size, so no page is written both ways.
+// device we expect, and the page size, so a write that goes past the cache covers whole pages.
 inline constexpr uint64_t kDiskBlockBytes = 4096;
 
 // A part of a write's data: `bytes` from `offset` into it.

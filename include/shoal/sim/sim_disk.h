@@ -46,9 +46,9 @@ struct DiskStats {
     uint64_t writes_lost_in_crash = 0;
     uint64_t writes_torn_in_crash = 0;
     uint64_t uncached_bytes = 0;  // Written with the `uncached` hint.
-    // Of those, ranges of whole blocks (runtime::kDiskBlockBytes), which a real disk writes
-    // past its cache at any size.
-    uint64_t whole_block_uncached_bytes = 0;
+    // Writes whose uncached ranges are all whole blocks (runtime::kDiskBlockBytes), which a
+    // real disk writes past its cache at any size.
+    uint64_t whole_block_uncached_writes = 0;
 };
 
 class SimDisk final : public runtime::Disk {

@@ -158,6 +158,8 @@ TEST_CASE("config: a bad config names what is wrong", "[unit][config]") {
             std::string::npos);
     REQUIRE(error_of("[storage]\nsegment_bytes = \"1KiB\"\n").find("storage.segment_bytes") !=
             std::string::npos);
+    REQUIRE(error_of("[storage]\nsegment_bytes = 1000000\n").find("not a multiple of 4096 bytes") !=
+            std::string::npos);
     REQUIRE(error_of("[log]\nlevel = \"loud\"\n").find("log.level") != std::string::npos);
     REQUIRE(error_of("[storage]\ndisk_reserve_bytes = \"80%\"\n").find("1% to 50%") !=
             std::string::npos);
