@@ -192,8 +192,12 @@ void PutOperation::cancel() {
 void PutOperation::write_inline() {
     if (finished_ || !inline_ready_ || !prior_known_) return;
     inline_ready_ = false;
-    write_and_settle(object::inline_manifest(
-            parameters_.key, parameters_.version, parameters_.created_ms, filling_.view()));
+    SHOAL_ASSERT(object_digest_.has_value());
+    write_and_settle(object::inline_manifest(parameters_.key,
+                                             parameters_.version,
+                                             parameters_.created_ms,
+                                             filling_.view(),
+                                             *object_digest_));
 }
 
 void PutOperation::seal_stripe(bool is_last) {

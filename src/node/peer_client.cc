@@ -186,7 +186,7 @@ void PeerClient::put_manifest(const NodeKey& to,
     if (to == options_.self) {
         stats_.calls_to_self += 1;
         // Stored or superseded alike: the node holds this version or a newer one.
-        service_.put_manifest(
+        service_.put_own_manifest(
                 manifest->view(),
                 [done = std::move(done)](const Result<wire::ManifestPutReply>& reply) {
                     done(reply.status());

@@ -256,12 +256,35 @@ void PeerService::put_manifest(ByteView manifest_bytes, ManifestPutDone done) {
     }
     Result<object::Manifest> decoded = object::decode_manifest(manifest_bytes);
     if (!decoded.is_ok()) {
-        stats_.manifests_refused_corrupt += 1;
-        log_.warn("manifest_refused reason=\"{}\"", decoded.status().message());
-        defer_status(std::move(done), decoded.status());
+        accept_manifest(decoded.status(), manifest_bytes, std::move(done));
         return;
     }
-    const object::Manifest& manifest = decoded.value();
+    object::Manifest& manifest = decoded.value();
+    accept_manifest(object::ManifestHead{.kind = manifest.kind,
+                                         .key = std::move(manifest.key),
+                                         .version = manifest.version,
+                                         .object_bytes = manifest.object_bytes,
+                                         .object_digest = manifest.object_digest},
+                    manifest_bytes,
+                    std::move(done));
+}
+
+void PeerService::put_own_manifest(ByteView manifest_bytes, ManifestPutDone done) {
+    SHOAL_ASSERT(done != nullptr);
+    SHOAL_ASSERT_EXPENSIVE(object::decode_manifest(manifest_bytes).is_ok());
+    accept_manifest(object::decode_manifest_head(manifest_bytes), manifest_bytes, std::move(done));
+}
+
+void PeerService::accept_manifest(Result<object::ManifestHead> head,
+                                  ByteView bytes,
+                                  ManifestPutDone done) {
+    if (!head.is_ok()) {
+        stats_.manifests_refused_corrupt += 1;
+        log_.warn("manifest_refused reason=\"{}\"", head.status().message());
+        defer_status(std::move(done), head.status());
+        return;
+    }
+    const object::ManifestHead& manifest = head.value();
     if (version_seen_) version_seen_(manifest.version);
     std::string key = object::manifest_store_key(manifest.key);
     const std::optional<Version> held = store_.version_of(key);
@@ -279,13 +302,13 @@ void PeerService::put_manifest(ByteView manifest_bytes, ManifestPutDone done) {
         writes->second.back().superseded.push_back(std::move(done));
         return;
     }
-    store_manifest(key, manifest, manifest_bytes, std::move(done));
+    store_manifest(key, manifest, bytes, std::move(done));
 }
 
 // The write is registered before it starts, so that puts of older versions wait for it; one the
 // store refuses at once leaves the register again when its refusal is delivered.
 void PeerService::store_manifest(const std::string& store_key,
-                                 const object::Manifest& manifest,
+                                 const object::ManifestHead& manifest,
                                  ByteView bytes,
                                  ManifestPutDone done) {
     const Version version = manifest.version;

@@ -100,10 +100,17 @@ public:
     Result<LocalRecord> get_chunk(const object::ChunkId& chunk) {
         return call<Result<LocalRecord>>([&](auto done) { service_->get_chunk(chunk, done); });
     }
-    Result<wire::ManifestPutReply> put_manifest(const object::Manifest& manifest) {
+    // `own`: as this node's coordinator puts one (put_own_manifest), not as a peer's request.
+    Result<wire::ManifestPutReply> put_manifest(const object::Manifest& manifest,
+                                                bool own = false) {
         const Buffer bytes = encoded(manifest);
-        return call<Result<wire::ManifestPutReply>>(
-                [&](auto done) { service_->put_manifest(bytes.view(), done); });
+        return call<Result<wire::ManifestPutReply>>([&](auto done) {
+            if (own) {
+                service_->put_own_manifest(bytes.view(), done);
+            } else {
+                service_->put_manifest(bytes.view(), done);
+            }
+        });
     }
     Result<std::optional<Buffer>> get_manifest(const std::string& key) {
         return call<Result<std::optional<Buffer>>>(
@@ -257,19 +264,20 @@ TEST_CASE("peer service: a chunk header given apart must be exactly the header",
 
 TEST_CASE("peer service: the newest manifest wins, and an older one is superseded", "[sim][peer]") {
     const bool disk_mode = GENERATE(false, true);
-    INFO("disk mode: " << disk_mode);
+    const bool own = GENERATE(false, true);
+    INFO("disk mode: " << disk_mode << ", own manifests: " << own);
     Harness harness(disk_mode);
     const std::string key = "photos/dog.jpg";
 
     Result<wire::ManifestPutReply> stored =
-            harness.put_manifest(inline_manifest_of(key, version_at(20)));
+            harness.put_manifest(inline_manifest_of(key, version_at(20)), own);
     REQUIRE(stored.is_ok());
     CHECK(stored.value().outcome == wire::ManifestPutOutcome::kStored);
     CHECK(stored.value().current == version_at(20));
 
     for (const Version older : {version_at(10), version_at(20), version_at(20, 0)}) {
         Result<wire::ManifestPutReply> superseded =
-                harness.put_manifest(inline_manifest_of(key, older, "older"));
+                harness.put_manifest(inline_manifest_of(key, older, "older"), own);
         REQUIRE(superseded.is_ok());
         CHECK(superseded.value().outcome == wire::ManifestPutOutcome::kSuperseded);
         CHECK(superseded.value().current == version_at(20));
@@ -277,7 +285,8 @@ TEST_CASE("peer service: the newest manifest wins, and an older one is supersede
     // A tombstone is a version like any other.
     const object::Manifest tombstone =
             object::tombstone_manifest(key, version_at(30), 1'700'000'000'000);
-    CHECK(harness.put_manifest(tombstone).value().outcome == wire::ManifestPutOutcome::kStored);
+    CHECK(harness.put_manifest(tombstone, own).value().outcome ==
+          wire::ManifestPutOutcome::kStored);
 
     Result<std::optional<Buffer>> held = harness.get_manifest(key);
     REQUIRE(held.is_ok());

@@ -132,6 +132,10 @@ public:
     // decode as a manifest, kInvalidArgument for over wire::kManifestBytesMax, or the store's
     // refusal.
     void put_manifest(ByteView manifest_bytes, ManifestPutDone done);
+    // The same for a manifest this node's coordinator encoded: only its envelope and head are
+    // decoded again (object::decode_manifest_head), not its stripes or inline data.
+    // REQUIRES: the bytes are encode_manifest's.
+    void put_own_manifest(ByteView manifest_bytes, ManifestPutDone done);
 
     // The manifest bytes held for `key` (unchecked beyond the store's own checks), or nullopt.
     // kInvalidArgument for a key that breaks the key rule.
@@ -182,8 +186,9 @@ private:
 
     void refuse_chunk(const Status& reason, Done done);
     void store_chunk(const object::ChunkHeader& header, ByteView head, ByteView data, Done done);
+    void accept_manifest(Result<object::ManifestHead> head, ByteView bytes, ManifestPutDone done);
     void store_manifest(const std::string& store_key,
-                        const object::Manifest& manifest,
+                        const object::ManifestHead& manifest,
                         ByteView bytes,
                         ManifestPutDone done);
     void manifest_written(const std::string& store_key, Version version, const Status& status);

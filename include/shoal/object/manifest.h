@@ -88,6 +88,10 @@ bool newer(const Manifest& a, const Manifest& b);
 
 // An inline manifest for `data`, its digest computed. REQUIRES: data.size() <= kInlineBytesMax.
 Manifest inline_manifest(std::string key, Version version, uint64_t created_ms, ByteView data);
+// The same with the digest already known (checked as the bytes arrived): no second pass over
+// them. REQUIRES: digest == hash64(data).
+Manifest inline_manifest(
+        std::string key, Version version, uint64_t created_ms, ByteView data, uint64_t digest);
 // What a striped manifest is made from; the stripes are derived from these.
 struct StripedParameters {
     std::string key;
@@ -114,6 +118,20 @@ size_t encoded_manifest_bytes(const Manifest& manifest);
 
 // Appends the encoding. REQUIRES: check_manifest(manifest) holds.
 void encode_manifest(const Manifest& manifest, Buffer& target);
+
+// The fields a store of manifests files one under, from its fixed part.
+struct ManifestHead {
+    ManifestKind kind = ManifestKind::kInline;
+    std::string key;
+    Version version;
+    uint64_t object_bytes = 0;
+    uint64_t object_digest = 0;
+};
+
+// Checks what decode_manifest checks of the length, magic, format, checksum and fixed part,
+// and reads the head; not the stripes or the inline data. For bytes this node encoded itself,
+// which encode_manifest checked whole: a node never takes a peer's manifest on its head.
+Result<ManifestHead> decode_manifest_head(ByteView source);
 
 // Decodes exactly one manifest that fills `source`. kCorruption ("manifest: ...") for
 // anything else: a wrong length, magic, format or checksum, an unknown kind, a field or count

@@ -141,7 +141,22 @@ TEST_CASE("manifest: every kind round-trips at its bounds", "[unit][object]") {
         REQUIRE(decoded.is_ok());
         CHECK(decoded.value() == manifest);
         CHECK(equal_bytes(encode(decoded.value()).view(), bytes.view()));
+        Result<ManifestHead> head = decode_manifest_head(bytes.view());
+        REQUIRE(head.is_ok());
+        CHECK(head.value().kind == manifest.kind);
+        CHECK(head.value().key == manifest.key);
+        CHECK(head.value().version == manifest.version);
+        CHECK(head.value().object_bytes == manifest.object_bytes);
+        CHECK(head.value().object_digest == manifest.object_digest);
     }
+}
+
+TEST_CASE("manifest: an inline manifest made with its digest known is the one computed",
+          "[unit][object]") {
+    const std::vector<std::byte> data = data_of(4096, 3);
+    const Manifest computed = inline_manifest("k", kVersion, 5, data);
+    CHECK(inline_manifest("k", kVersion, 5, data, hash64(data)) == computed);
+    CHECK(computed.object_digest == hash64(data));
 }
 
 TEST_CASE("manifest: the largest manifest fits its limit and round-trips", "[unit][object]") {
@@ -196,11 +211,14 @@ TEST_CASE("manifest: every flipped bit, truncation and extension is refused", "[
                 const Result<Manifest> decoded = decode_manifest(damaged.view());
                 CAPTURE(index, bit);
                 REQUIRE(decoded.status().code() == Code::kCorruption);
+                REQUIRE(decode_manifest_head(damaged.view()).status().code() == Code::kCorruption);
             }
         }
         for (size_t size = 0; size < bytes.size(); size++) {
             CAPTURE(size);
             REQUIRE(decode_manifest(bytes.view().first(size)).status().code() == Code::kCorruption);
+            REQUIRE(decode_manifest_head(bytes.view().first(size)).status().code() ==
+                    Code::kCorruption);
         }
         Buffer extended = bytes.clone();
         extended.append(std::string_view("x"));
