@@ -75,7 +75,8 @@ public:
     virtual void get_chunk(const NodeKey& to, const object::ChunkId& chunk, ChunkDone done) = 0;
     // OK once `to` holds no copy of the chunk (one it never had included).
     virtual void delete_chunk(const NodeKey& to, const object::ChunkId& chunk, Done done) = 0;
-    // OK once `to` durably holds this manifest or a newer one of the key.
+    // OK once `to` durably holds this manifest or a newer one of the key. `manifest` is
+    // encode_manifest's output: a node takes its own on their head alone (put_own_manifest).
     virtual void put_manifest(const NodeKey& to,
                               std::shared_ptr<const Buffer> manifest,
                               Done done) = 0;
