@@ -17,6 +17,8 @@
 #include <fmt/format.h>
 #include <spdlog/logger.h>
 
+#include "shoal/base/coding.h"
+#include "shoal/base/hash.h"
 #include "shoal/node/peer_service.h"
 #include "shoal/sim/error_counting_sink.h"
 #include "shoal/sim/event_queue.h"
@@ -364,6 +366,24 @@ TEST_CASE("peer service: a corrupt manifest is refused", "[sim][peer]") {
     const Result<wire::ManifestPutReply> put = harness.call<Result<wire::ManifestPutReply>>(
             [&](auto done) { harness.service().put_manifest(bytes.view(), done); });
     CHECK(put.status().code() == Code::kCorruption);
+    CHECK(harness.service().stats().manifests_refused_corrupt == 1);
+    CHECK(harness.get_manifest("k").value() == std::nullopt);
+}
+
+// A peer's manifest is decoded whole, not on its head as the node's own are: damage under a
+// valid checksum (a broken or hostile writer) is refused, not stored.
+TEST_CASE("peer service: a peer's manifest whose inline data breaks its digest is refused",
+          "[sim][peer]") {
+    Harness harness(/*disk_mode=*/false);
+    Buffer bytes = encoded(inline_manifest_of("k", version_at(5), "some inline bytes"));
+    bytes[bytes.size() - 9] ^= std::byte{0x01};  // The last inline byte.
+    const size_t body_bytes = bytes.size() - 8;
+    encode_fixed64(bytes.data() + body_bytes, hash64(bytes.view().first(body_bytes)));
+    REQUIRE(object::decode_manifest_head(bytes.view()).is_ok());  // The checksum holds.
+    const Result<wire::ManifestPutReply> put = harness.call<Result<wire::ManifestPutReply>>(
+            [&](auto done) { harness.service().put_manifest(bytes.view(), done); });
+    CHECK(put.status().code() == Code::kCorruption);
+    CHECK(put.status().message().find("digest") != std::string::npos);
     CHECK(harness.service().stats().manifests_refused_corrupt == 1);
     CHECK(harness.get_manifest("k").value() == std::nullopt);
 }

@@ -76,7 +76,7 @@ public:
     // OK once `to` holds no copy of the chunk (one it never had included).
     virtual void delete_chunk(const NodeKey& to, const object::ChunkId& chunk, Done done) = 0;
     // OK once `to` durably holds this manifest or a newer one of the key. `manifest` is
-    // encode_manifest's output: a node takes its own on their head alone (put_own_manifest).
+    // encode_manifest's output: a node checks only the head of the manifests it puts to itself.
     virtual void put_manifest(const NodeKey& to,
                               std::shared_ptr<const Buffer> manifest,
                               Done done) = 0;
